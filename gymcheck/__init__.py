@@ -1,0 +1,48 @@
+"""gymcheck: validate an RL trainer's integration with NeMo Gym, end to end.
+
+Importing the package is cheap: torch, transformers and the servers load only when a check
+that needs them runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Public name -> defining module. Resolved on first access to keep `import gymcheck` fast.
+_EXPORTS: dict[str, str] = {
+    "GymcheckError": "gymcheck.errors",
+    "UsageError": "gymcheck.errors",
+    "TokenizerLoadError": "gymcheck.errors",
+    "RolloutFormatError": "gymcheck.errors",
+    "EndpointError": "gymcheck.errors",
+    "Status": "gymcheck.report",
+    "Finding": "gymcheck.report",
+    "CheckResult": "gymcheck.report",
+    "Report": "gymcheck.report",
+    "ExitCode": "gymcheck.report",
+    "Turn": "gymcheck.rollout",
+    "ContinuityError": "gymcheck.rollout",
+    "trainable_turns": "gymcheck.rollout",
+    "to_message_log": "gymcheck.rollout",
+    "to_training_sequence": "gymcheck.rollout",
+    "load_tokenizer": "gymcheck.loading",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'gymcheck' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

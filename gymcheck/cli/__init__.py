@@ -1,0 +1,19 @@
+"""Command line: a thin shell that parses flags, calls the library and renders the report."""
+
+from __future__ import annotations
+
+import importlib
+
+from gymcheck.cli.app import app
+
+_COMMAND_MODULES = ("rollouts", "tokenizer", "endpoint", "gradients", "validate", "serve")
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"gymcheck.cli.{_name}")
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

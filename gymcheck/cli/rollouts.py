@@ -1,0 +1,5 @@
+"""`gymcheck rollouts`."""
+
+from __future__ import annotations
+
+from gymcheck.cli.app import app  # noqa: F401

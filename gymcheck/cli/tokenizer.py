@@ -1,0 +1,5 @@
+"""`gymcheck tokenizer`."""
+
+from __future__ import annotations
+
+from gymcheck.cli.app import app  # noqa: F401

@@ -1,0 +1,27 @@
+"""One exception tree: everything gymcheck raises on purpose is a ``GymcheckError``."""
+
+from __future__ import annotations
+
+
+class GymcheckError(Exception):
+    """Base of every error gymcheck raises deliberately."""
+
+
+class UsageError(GymcheckError):
+    """Bad flags or unusable input; the CLI exits 2 with the message."""
+
+
+class TokenizerLoadError(UsageError):
+    """A tokenizer path or name that cannot be loaded offline."""
+
+
+class ModelLoadError(UsageError):
+    """A training model path or factory that cannot be loaded."""
+
+
+class RolloutFormatError(GymcheckError):
+    """A rollout record that does not follow NeMo Gym's format."""
+
+
+class EndpointError(GymcheckError):
+    """An OpenAI-compatible endpoint that cannot be reached or answers badly."""

