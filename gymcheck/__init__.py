@@ -28,6 +28,11 @@ _EXPORTS: dict[str, str] = {
     "to_message_log": "gymcheck.rollout",
     "to_training_sequence": "gymcheck.rollout",
     "load_tokenizer": "gymcheck.loading",
+    "check_record": "gymcheck.checks.records",
+    "diagnose_continuity": "gymcheck.checks.continuity",
+    "check_token_continuity": "gymcheck.checks.continuity",
+    "check_rollout_collection": "gymcheck.checks.collection",
+    "scan_rollouts": "gymcheck.scan",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -1,5 +1,158 @@
-"""`gymcheck rollouts`."""
+"""`gymcheck rollouts`: scan NeMo Gym rollout JSONL files for record and continuity findings."""
 
 from __future__ import annotations
 
-from gymcheck.cli.app import app  # noqa: F401
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gymcheck.cli._common import (
+    console,
+    err_console,
+    exit_with,
+    is_interactive,
+    usage_error,
+    usage_errors,
+    write_outputs,
+)
+from gymcheck.cli.app import app
+from gymcheck.report import ExitCode, Report, Status
+
+
+def parse_reward_range(text: str) -> tuple[float, float]:
+    """``"LO,HI"`` as two finite floats with LO <= HI; ``ValueError`` says what is wrong."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"--reward-range takes LO,HI (e.g. 0,1), not {text!r}")
+    try:
+        low, high = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ValueError(f"--reward-range takes two numbers LO,HI, not {text!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        raise ValueError(f"--reward-range needs finite LO <= HI, not {text!r}")
+    return low, high
+
+
+@app.command("rollouts")
+def rollouts(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Rollout JSONL files written by NeMo Gym.", show_default=False),
+    ],
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            "--tokenizer",
+            help="Tokenizer directory or cached model name: decodes breaks, names "
+            "their cause and checks ids against the vocabulary.",
+        ),
+    ] = None,
+    reward_range: Annotated[
+        str, typer.Option("--reward-range", help="Valid rewards, inclusive, as LO,HI.")
+    ] = "0,1",
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the JSON report here.")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes that scan in parallel.")
+    ] = 1,
+) -> None:
+    """Check every rollout record and the token continuity of every multi-turn rollout."""
+    from gymcheck.scan import check_paths, scan
+
+    try:
+        low_high = parse_reward_range(reward_range)
+    except ValueError as exc:
+        usage_error(str(exc))
+    with usage_errors():
+        paths = check_paths(files)
+        loaded = None
+        if tokenizer is not None:
+            from gymcheck.loading import load_tokenizer
+
+            loaded = load_tokenizer(tokenizer)
+
+    total = sum(p.stat().st_size for p in paths)
+    try:
+        if is_interactive():
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("Scanning rollouts", total=total)
+                result = scan(
+                    paths,
+                    tokenizer=loaded,
+                    reward_range=low_high,
+                    workers=workers,
+                    progress=lambda n: bar.advance(task, n),
+                )
+        else:
+            result = scan(paths, tokenizer=loaded, reward_range=low_high, workers=workers)
+    except OSError as exc:
+        usage_error(f"cannot read rollouts: {exc.strerror or exc}")
+
+    report = result.to_report()
+    render_rollouts(report, tokenizer_used=loaded is not None)
+    write_outputs(report, json_path=json_path)
+    exit_with(exit_code(report))
+
+
+def exit_code(report: Report) -> ExitCode:
+    if any(c.status is Status.ERROR for c in report.checks):
+        return ExitCode.INTERNAL_ERROR
+    if any(f.severity == "error" for f in report.findings):
+        return ExitCode.FAILED
+    return ExitCode.OK
+
+
+def summary_table(report: Report) -> Table:
+    """Counts per finding code and cause, and what was scanned."""
+    counts = Counter((f.code, f.cause or "") for f in report.findings)
+    table = Table(title="Rollout scan summary", title_justify="left")
+    table.add_column("finding")
+    table.add_column("cause")
+    table.add_column("count", justify="right")
+    for (code, cause), count in sorted(counts.items()):
+        table.add_row(code, cause or "—", str(count), style="red")
+    if not counts:
+        table.add_row("(none)", "—", "0", style="green")
+    collection = next(c for c in report.checks if c.id == "rollout_collection")
+    continuity = next(c for c in report.checks if c.id == "token_continuity")
+    table.add_section()
+    table.add_row("rollouts scanned", "", f"{collection.details.get('rollouts', 0):,}")
+    table.add_row("turns scanned", "", f"{continuity.details.get('turns', 0):,}")
+    table.add_row("bytes scanned", "", f"{collection.details.get('bytes', 0):,}")
+    return table
+
+
+def render_rollouts(report: Report, *, tokenizer_used: bool) -> None:
+    from gymcheck.render.console import render_check
+
+    for result in report.checks:
+        render_check(console, result)
+    if not tokenizer_used and any(f.code == "continuity_break" for f in report.findings):
+        console.print("   (pass --tokenizer to decode the breaks and name their cause)")
+    console.print()
+    console.print(summary_table(report))
+    if exit_code(report) is ExitCode.OK:
+        console.print("✅ No findings.")
+    else:
+        console.print(f"❌ {len(report.findings)} findings (exit 1).")

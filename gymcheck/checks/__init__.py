@@ -1,0 +1,23 @@
+"""The checks: one module per check id, each a plain function returning a ``CheckResult``.
+
+Re-exports resolve lazily so importing one check does not import the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "check_record": "gymcheck.checks.records",
+    "diagnose_continuity": "gymcheck.checks.continuity",
+    "check_token_continuity": "gymcheck.checks.continuity",
+    "check_rollout_collection": "gymcheck.checks.collection",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'gymcheck.checks' has no attribute {name!r}")
+    return getattr(importlib.import_module(module_name), name)

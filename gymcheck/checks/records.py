@@ -1,0 +1,283 @@
+"""Record-level checks of one NeMo Gym rollout record (DESIGN.md section 4).
+
+Every code but ``continuity_break`` is found here. The common case (a clean record) costs a few
+C-level passes (``min``/``max``/``sum``) over each token once; only a record that fails them
+gets a per-element look to say exactly which element is bad.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gymcheck.checks.continuity import find_breaks
+from gymcheck.errors import RolloutFormatError
+from gymcheck.report import Finding
+from gymcheck.rollout import Turn, trainable_turns
+
+RewardRange = tuple[float, float]
+
+SCHEMA = "schema"
+REWARD_INVALID = "reward_invalid"
+NO_TRAINABLE_OUTPUT = "no_trainable_output"
+EMPTY_GENERATION = "empty_generation"
+LOGPROBS_LENGTH_MISMATCH = "logprobs_length_mismatch"
+LOGPROBS_INVALID = "logprobs_invalid"
+TOKEN_ID_OUT_OF_RANGE = "token_id_out_of_range"
+
+RECORD_CODES = (
+    SCHEMA,
+    REWARD_INVALID,
+    NO_TRAINABLE_OUTPUT,
+    EMPTY_GENERATION,
+    LOGPROBS_LENGTH_MISMATCH,
+    LOGPROBS_INVALID,
+    TOKEN_ID_OUT_OF_RANGE,
+)
+
+_FIX_TOKEN_FIELDS = (
+    "serve through NeMo Gym's vllm_model with return_token_id_information: true (or "
+    "vllm_model_for_training), and make the endpoint return prompt/generation token ids and "
+    "logprobs (DESIGN.md section 3)"
+)
+
+
+@dataclass(slots=True)
+class RecordInspection:
+    """What one pass over a record found, kept for the continuity check to reuse."""
+
+    findings: list[Finding] = field(default_factory=list)
+    turns: list[Turn] | None = None
+    """``None`` when the record's shape is too broken to have turns."""
+    breaks: list[int | None] = field(default_factory=list)
+    """Per turn, the first divergence from the previous turn (``None``: contiguous)."""
+    reward: float | None = None
+
+
+def check_record(
+    record: Any,
+    *,
+    reward_range: RewardRange = (0.0, 1.0),
+    vocab_size: int | None = None,
+) -> list[Finding]:
+    """Every record-level finding of ``record`` (all codes but ``continuity_break``)."""
+    return inspect_record(record, reward_range=reward_range, vocab_size=vocab_size).findings
+
+
+def inspect_record(
+    record: Any,
+    *,
+    reward_range: RewardRange = (0.0, 1.0),
+    vocab_size: int | None = None,
+) -> RecordInspection:
+    inspection = RecordInspection()
+    findings = inspection.findings
+    if not isinstance(record, Mapping):
+        findings.append(
+            Finding(
+                SCHEMA,
+                f"the line is a JSON {_json_type(record)}, not a rollout object",
+                fix="write one rollout record (a JSON object) per line",
+            )
+        )
+        return inspection
+    inspection.reward = _check_reward(record, reward_range, findings)
+    try:
+        turns = trainable_turns(record)
+    except RolloutFormatError as exc:
+        findings.append(Finding(SCHEMA, str(exc), fix=_FIX_TOKEN_FIELDS))
+        return inspection
+    if not turns:
+        findings.append(
+            Finding(
+                NO_TRAINABLE_OUTPUT,
+                "no output item carries prompt_token_ids / generation_token_ids / "
+                "generation_log_probs, so nothing in this rollout can be trained on",
+                fix=_FIX_TOKEN_FIELDS,
+            )
+        )
+        inspection.turns = turns
+        return inspection
+    breaks = find_breaks(turns)
+    typed_ok = True
+    for turn, divergence in zip(turns, breaks, strict=True):
+        previous_length = 0 if turn.number == 1 else len(turns[turn.number - 2].full_token_ids)
+        # Ids before the divergence repeat the previous turn's, which were already checked.
+        new_from = previous_length if divergence is None else divergence
+        new_from = min(new_from, len(turn.prompt_token_ids))
+        ok = _check_ids(turn, new_from, vocab_size, findings)
+        typed_ok = typed_ok and ok
+        _check_generation(turn, findings)
+    inspection.turns = turns if typed_ok else None
+    inspection.breaks = breaks
+    return inspection
+
+
+def _check_reward(
+    record: Mapping[str, Any], reward_range: RewardRange, findings: list[Finding]
+) -> float | None:
+    low, high = reward_range
+    fix = (
+        f"make the resource server's /verify return a finite number in [{low:g}, {high:g}] "
+        "(or pass --reward-range LO,HI if your rewards use another range)"
+    )
+    if "reward" not in record:
+        findings.append(Finding(REWARD_INVALID, "the record has no 'reward'", fix=fix))
+        return None
+    reward = record["reward"]
+    if isinstance(reward, bool) or not isinstance(reward, int | float):
+        findings.append(
+            Finding(
+                REWARD_INVALID,
+                f"reward is {_json_type(reward)} {reward!r:.40}, not a number",
+                fix=fix,
+            )
+        )
+        return None
+    if not math.isfinite(reward):
+        findings.append(Finding(REWARD_INVALID, f"reward is {reward}, not finite", fix=fix))
+        return None
+    if not low <= reward <= high:
+        findings.append(
+            Finding(REWARD_INVALID, f"reward {reward:g} is outside [{low:g}, {high:g}]", fix=fix)
+        )
+    return float(reward)
+
+
+def _check_ids(turn: Turn, new_from: int, vocab_size: int | None, findings: list[Finding]) -> bool:
+    """Type- and range-check the ids this turn adds; ``False`` when they are not integers."""
+    prompt = turn.prompt_token_ids
+    for name, ids, offset in (
+        ("prompt_token_ids", prompt[new_from:] if new_from else prompt, new_from),
+        ("generation_token_ids", turn.generation_token_ids, len(prompt)),
+    ):
+        if not ids:
+            continue
+        try:
+            low, high = min(ids), max(ids)
+            fast_ok = low >= 0 and (vocab_size is None or high < vocab_size)
+        except TypeError:
+            fast_ok = False
+        if fast_ok and not (type(low) is int and type(high) is int):
+            fast_ok = False
+        if fast_ok:
+            continue
+        for position, token in enumerate(ids):
+            if isinstance(token, bool) or not isinstance(token, int):
+                index = position + (offset if name == "prompt_token_ids" else 0)
+                findings.append(
+                    Finding(
+                        SCHEMA,
+                        f"{name}[{index}] is {_json_type(token)} {token!r:.40}, "
+                        "not an integer token id",
+                        turn=turn.number,
+                        token_index=offset + position,
+                    )
+                )
+                return False
+        bad = [
+            (p, t)
+            for p, t in enumerate(ids)
+            if t < 0 or (vocab_size is not None and t >= vocab_size)
+        ]
+        if bad:
+            position, token = bad[0]
+            limit = f"[0, {vocab_size})" if vocab_size is not None else "[0, ∞)"
+            findings.append(
+                Finding(
+                    TOKEN_ID_OUT_OF_RANGE,
+                    f"{name} holds {len(bad)} id(s) outside the vocabulary {limit}; "
+                    f"the first is {token} at token {offset + position}",
+                    turn=turn.number,
+                    token_index=offset + position,
+                    fix="use the same tokenizer for the check as the inference engine, and "
+                    "make sure the engine returns ids of that tokenizer",
+                    details={"field": name, "count": len(bad), "token_id": token},
+                )
+            )
+    return True
+
+
+def _check_generation(turn: Turn, findings: list[Finding]) -> None:
+    generated = turn.generation_token_ids
+    logprobs = turn.generation_log_probs
+    if not generated:
+        findings.append(
+            Finding(
+                EMPTY_GENERATION,
+                f"output item {turn.output_index} ({turn.item_type or 'untyped'}) carries "
+                "token fields but generation_token_ids is empty",
+                turn=turn.number,
+                fix="record the ids the engine generated for this call (an empty "
+                "generation gives the trainer nothing to learn from)",
+            )
+        )
+    if len(logprobs) != len(generated):
+        findings.append(
+            Finding(
+                LOGPROBS_LENGTH_MISMATCH,
+                f"{len(logprobs)} generation_log_probs for {len(generated)} generated ids",
+                turn=turn.number,
+                fix="return exactly one logprob per generated token (request logprobs: true, "
+                "top_logprobs: 0)",
+                details={"logprobs": len(logprobs), "generated": len(generated)},
+            )
+        )
+    if logprobs and not _logprobs_look_valid(logprobs):
+        _report_bad_logprobs(turn, logprobs, findings)
+
+
+def _logprobs_look_valid(logprobs: Sequence[Any]) -> bool:
+    # One C-level pass each: a NaN or inf makes the sum non-finite, a None or string raises.
+    try:
+        return math.isfinite(sum(logprobs)) and max(logprobs) <= 0
+    except TypeError:
+        return False
+
+
+def _report_bad_logprobs(turn: Turn, logprobs: Sequence[Any], findings: list[Finding]) -> None:
+    bad: list[tuple[int, str]] = []
+    for position, value in enumerate(logprobs):
+        if value is None:
+            bad.append((position, "null"))
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            bad.append((position, f"{_json_type(value)} {value!r:.20}"))
+        elif math.isnan(value):
+            bad.append((position, "NaN"))
+        elif math.isinf(value):
+            bad.append((position, str(value)))
+        elif value > 0:
+            bad.append((position, f"{value:g} > 0"))
+    if not bad:
+        return
+    position, what = bad[0]
+    findings.append(
+        Finding(
+            LOGPROBS_INVALID,
+            f"{len(bad)} of {len(logprobs)} generation_log_probs are invalid; the first is "
+            f"generation_log_probs[{position}] = {what}",
+            turn=turn.number,
+            token_index=len(turn.prompt_token_ids) + position,
+            fix="return the sampled token's logprob (a finite number <= 0) for every "
+            "generated token",
+            details={"count": len(bad), "generation_index": position},
+        )
+    )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__

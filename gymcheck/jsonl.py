@@ -1,0 +1,104 @@
+"""Streaming JSONL: read a file line by line (or one byte range of it) without holding it.
+
+A bad line is data, not a crash: ``parse_line`` returns the reason a line cannot be a record
+(not JSON, not UTF-8, cut off at the end of the file) so the caller reports it and moves on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+_READ_SIZE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    number: int
+    """1-based within the range that was read (the whole file unless a byte range was given)."""
+    data: bytes
+    """The line without its line ending."""
+    terminated: bool
+    """False for a last line that has no newline: a file cut off mid-record."""
+    end_offset: int
+    """Byte offset just past this line, for progress reporting."""
+
+
+def iter_lines(
+    path: str | os.PathLike[str], start: int = 0, end: int | None = None
+) -> Iterator[RawLine]:
+    """The lines of ``path`` in ``[start, end)``; ``start`` must be a line start."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        offset = start
+        for number, raw in enumerate(handle, start=1):
+            if end is not None and offset >= end:
+                break
+            offset += len(raw)
+            terminated = raw.endswith(b"\n")
+            data = raw.rstrip(b"\r\n") if terminated else raw
+            yield RawLine(number, data, terminated, offset)
+
+
+def split_ranges(path: str | os.PathLike[str], parts: int) -> list[tuple[int, int]]:
+    """Cut a file into about ``parts`` byte ranges that each start at a line start."""
+    size = Path(path).stat().st_size
+    if parts <= 1 or size == 0:
+        return [(0, size)]
+    cuts = [0]
+    with open(path, "rb") as handle:
+        for i in range(1, parts):
+            target = max(size * i // parts, cuts[-1])
+            handle.seek(target)
+            if target > 0:
+                handle.seek(target - 1)
+                handle.readline()  # move to the start of the next line
+            position = handle.tell()
+            if position >= size:
+                break
+            if position > cuts[-1]:
+                cuts.append(position)
+    cuts.append(size)
+    return list(itertools.pairwise(cuts))
+
+
+def count_lines(path: str | os.PathLike[str], start: int, end: int) -> int:
+    """Newlines in ``[start, end)`` plus one for an unterminated last line."""
+    count = 0
+    last = b"\n"
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            block = handle.read(min(_READ_SIZE, remaining))
+            if not block:
+                break
+            count += block.count(b"\n")
+            last = block[-1:]
+            remaining -= len(block)
+    return count + (1 if end > start and last != b"\n" else 0)
+
+
+def parse_line(line: RawLine) -> tuple[Any, str | None]:
+    """``(value, None)``, or ``(None, reason)`` when the line is not a JSON value."""
+    try:
+        return orjson.loads(line.data), None
+    except orjson.JSONDecodeError as exc:
+        return None, describe_bad_line(line, exc)
+
+
+def describe_bad_line(line: RawLine, exc: Exception) -> str:
+    try:
+        line.data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        byte = line.data[bad.start]
+        return f"byte 0x{byte:02x} at column {bad.start + 1} is not valid UTF-8"
+    if not line.terminated:
+        return f"the last line is cut off (the file ends mid-record): {exc}"
+    return f"not valid JSON: {exc}"
