@@ -36,8 +36,9 @@ def load_tokenizer(path_or_name: str | os.PathLike[str]) -> PreTrainedTokenizerB
     if path.exists() and not path.is_dir():
         raise TokenizerLoadError(f"tokenizer {source!r} is a file; give its directory")
     try:
-        return AutoTokenizer.from_pretrained(str(path) if path.is_dir() else source,
-                                             local_files_only=True)
+        return AutoTokenizer.from_pretrained(
+            str(path) if path.is_dir() else source, local_files_only=True
+        )
     except Exception as exc:
         where = "directory" if path.is_dir() else "name (not in the local Hugging Face cache)"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -6,13 +6,13 @@ Checks produce these; renderers (``gymcheck.render``) only read them.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     WARN = "warn"

@@ -47,10 +47,13 @@ def write_outputs(
     html_path: Path | None = None,
 ) -> None:
     """Write each requested machine-readable rendering of ``report``."""
-    from gymcheck.render import html, junit, jsonout
+    from gymcheck.render import html, jsonout, junit
 
-    for path, render in ((json_path, jsonout.render), (junit_path, junit.render),
-                         (html_path, html.render)):
+    for path, render in (
+        (json_path, jsonout.render),
+        (junit_path, junit.render),
+        (html_path, html.render),
+    ):
         if path is None:
             continue
         try:

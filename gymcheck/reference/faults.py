@@ -7,13 +7,13 @@ suite's order, every check before that one still passes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 Layer = Literal["server", "agent", "resource"]
 
 
-class Fault(str, Enum):
+class Fault(StrEnum):
     RETOKENIZE = "retokenize"
     STRIP_REASONING = "strip-reasoning"
     DROP_TOKEN_IDS = "drop-token-ids"
@@ -36,31 +36,45 @@ FAULTS: dict[Fault, FaultInfo] = {
     info.fault: info
     for info in (
         FaultInfo(
-            Fault.RETOKENIZE, "agent", "token_continuity",
+            Fault.RETOKENIZE,
+            "agent",
+            "token_continuity",
             "the agent sends earlier turns back as text, so the server re-tokenizes them",
         ),
         FaultInfo(
-            Fault.STRIP_REASONING, "agent", "token_continuity",
+            Fault.STRIP_REASONING,
+            "agent",
+            "token_continuity",
             "earlier turns' reasoning is dropped when the history is re-rendered",
         ),
         FaultInfo(
-            Fault.DROP_TOKEN_IDS, "server", "http_endpoint",
+            Fault.DROP_TOKEN_IDS,
+            "server",
+            "http_endpoint",
             "the server omits prompt/generation token ids and logprobs",
         ),
         FaultInfo(
-            Fault.TRUNCATE_HISTORY, "agent", "token_continuity",
+            Fault.TRUNCATE_HISTORY,
+            "agent",
+            "token_continuity",
             "the agent drops the oldest turns of the history before each model call",
         ),
         FaultInfo(
-            Fault.BAD_LOGPROBS, "server", "http_endpoint",
+            Fault.BAD_LOGPROBS,
+            "server",
+            "http_endpoint",
             "the server returns one logprob fewer than the generated tokens",
         ),
         FaultInfo(
-            Fault.TOP_LOGPROBS_NULL, "server", "http_endpoint",
+            Fault.TOP_LOGPROBS_NULL,
+            "server",
+            "http_endpoint",
             "with top_logprobs: null the server silently returns no token ids",
         ),
         FaultInfo(
-            Fault.REWARD_OUT_OF_RANGE, "resource", "rollout_collection",
+            Fault.REWARD_OUT_OF_RANGE,
+            "resource",
+            "rollout_collection",
             "the resource server's /verify returns rewards outside [0, 1]",
         ),
     )

@@ -28,12 +28,17 @@ class BackgroundServer:
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", lifespan="on",
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
             timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name=f"uvicorn:{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name=f"uvicorn:{self.port}", daemon=True
+        )
 
     @property
     def url(self) -> str:

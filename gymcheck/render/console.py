@@ -49,7 +49,8 @@ def render_finding(console: Console, finding: Finding) -> None:
     location = ", ".join(w for w in where if w)
     code = finding.code + (f" ({finding.cause})" if finding.cause else "")
     console.print(
-        f"   [bold]{escape(code)}[/]" + (f" at {escape(location)}" if location else "")
+        f"   [bold]{escape(code)}[/]"
+        + (f" at {escape(location)}" if location else "")
         + f": {escape(finding.message)}",
         soft_wrap=True,
     )
@@ -90,8 +91,7 @@ def render_summary(console: Console, report: Report) -> None:
         label = result.status.value.upper()
         optional = "" if result.required else " (optional)"
         console.print(
-            f"  {result.id}: {ICONS[result.status]} [{STYLES[result.status]}]{label}[/]"
-            f"{optional}"
+            f"  {result.id}: {ICONS[result.status]} [{STYLES[result.status]}]{label}[/]{optional}"
         )
     console.print()
     if report.passed:

@@ -32,9 +32,7 @@ def render(report: Report) -> str:
     verdict = "All validations passed" if report.passed else "Some validations failed"
     rows = []
     for check in report.checks:
-        steps = "".join(
-            f"<li>{_badge(s.status)} {escape(s.message)}</li>" for s in check.steps
-        )
+        steps = "".join(f"<li>{_badge(s.status)} {escape(s.message)}</li>" for s in check.steps)
         rows.append(
             f"<tr><td><code>{escape(check.id)}</code>"
             f"{'' if check.required else ' <em>(optional)</em>'}</td>"
@@ -44,11 +42,13 @@ def render(report: Report) -> str:
     findings = []
     for f in report.findings:
         where = ", ".join(
-            part for part in (
+            part
+            for part in (
                 f"{f.source}:{f.line}" if f.source and f.line else "",
                 f"turn {f.turn}" if f.turn is not None else "",
                 f"token {f.token_index}" if f.token_index is not None else "",
-            ) if part
+            )
+            if part
         )
         sides = "".join(
             f"<b>{label}</b><pre>{escape(text)}</pre>"
@@ -64,7 +64,9 @@ def render(report: Report) -> str:
         )
     findings_table = (
         "<h2>Findings</h2><table><tr><th>code</th><th>cause</th><th>where</th>"
-        f"<th>what</th></tr>{''.join(findings)}</table>" if findings else ""
+        f"<th>what</th></tr>{''.join(findings)}</table>"
+        if findings
+        else ""
     )
     return (
         "<!doctype html><html lang=en><meta charset=utf-8>"

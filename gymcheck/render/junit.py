@@ -20,7 +20,10 @@ def render(report: Report) -> str:
     )
     for check in checks:
         case = ET.SubElement(
-            suite, "testcase", classname="gymcheck", name=check.id,
+            suite,
+            "testcase",
+            classname="gymcheck",
+            name=check.id,
             time=f"{check.duration_s or 0.0:.3f}",
         )
         body = "\n".join(
