@@ -259,26 +259,11 @@ def _classify(brk: _Break, text: _Text) -> tuple[str, dict[str, Any]]:
         if text(actual[start:]).startswith(text(expected[start:])):
             return "retokenized", {"generation_tokens": [start, end]}
 
-    for start, end in spans:
-        if end <= index:
-            continue
-        generated = text(expected[start:end])
-        reasoning, rest, closing = split_reasoning(generated, reasoning_texts)
-        if not reasoning.strip():
-            continue
-        after = text(actual[min(start, index) :])
-        # Compare the reasoning with the slot where it should be in the new prompt: up to the
-        # template's closing delimiter, or (no delimiter left) the generation's length.
-        close = after.find(closing) if closing else -1
-        slot = after[:close] if close >= 0 else after[: len(generated)]
-        if reasoning.strip() in slot:
-            continue
-        if rest.strip() and canonical_text(rest) not in canonical_text(after):
-            continue  # the whole generation is gone: that is truncation, not stripping
-        return "reasoning_stripped", {
-            "reasoning_chars": len(reasoning.strip()),
-            "generation_tokens": [start, end],
-        }
+    stripped = _reasoning_stripped(
+        expected, actual, index, spans, containing, text, reasoning_texts
+    )
+    if stripped is not None:
+        return "reasoning_stripped", stripped
 
     if containing is not None:
         start, _ = containing
@@ -290,7 +275,8 @@ def _classify(brk: _Break, text: _Text) -> tuple[str, dict[str, Any]]:
         if i2 - i1 <= j2 - j1:
             continue
         removed = text(expected[i1:i2])
-        dropped_generation = any(i1 <= s and e <= i2 for s, e in spans)
+        # A generation counts as dropped when all of it after the shared prefix is gone.
+        dropped_generation = any(i1 <= max(s, index) < e <= i2 for s, e in spans)
         dropped_history = [h for h in history_texts if h in removed]
         if dropped_generation or dropped_history:
             return "history_truncated", {"removed_tokens": [i1, i2]}
@@ -303,6 +289,54 @@ def _classify(brk: _Break, text: _Text) -> tuple[str, dict[str, Any]]:
     if changes and not any(inside_generation(i1, i2) for _, i1, i2, _, _ in changes):
         return "history_edited", {"changed_tokens": [[i1, i2] for _, i1, i2, _, _ in changes]}
     return "unknown", {}
+
+
+def _reasoning_stripped(
+    expected: Sequence[int],
+    actual: Sequence[int],
+    index: int,
+    spans: Sequence[tuple[int, int]],
+    containing: tuple[int, int] | None,
+    text: _Text,
+    reasoning_texts: Sequence[str],
+) -> dict[str, Any] | None:
+    """Evidence that the generation where the prompts part lost its reasoning, else ``None``.
+
+    That generation is the one holding the divergence, or the next one when only a reasoning
+    opener the template put in the prompt lies between (``<think>\n`` then the generation).
+    """
+    candidate = containing
+    if candidate is None:
+        candidate = next(((s, e) for s, e in spans if s > index), None)
+        if candidate is None or not _only_openers(text(expected[index : candidate[0]])):
+            return None
+    start, end = candidate
+    generated = text(expected[start:end])
+    reasoning, rest, closing = split_reasoning(generated, reasoning_texts)
+    if not reasoning.strip():
+        return None
+    after = text(actual[min(start, index) :])
+    if closing is not None:
+        # The slot where the reasoning belongs runs to the template's closing delimiter (none
+        # left: the template dropped the whole block); what follows must continue the answer.
+        close = after.find(closing)
+        slot, following = (
+            (after[:close], after[close + len(closing) :]) if close >= 0 else ("", after)
+        )
+        tail = generated[generated.find(closing) + len(closing) :]
+        continues = canonical_text(following).startswith(canonical_text(tail))
+    else:
+        slot = after[: len(generated)]
+        continues = not rest.strip() or canonical_text(rest) in canonical_text(after)
+    if reasoning.strip() in slot or not continues:
+        return None  # kept, or the whole generation is gone (truncation, not stripping)
+    return {"reasoning_chars": len(reasoning.strip()), "generation_tokens": [start, end]}
+
+
+def _only_openers(between: str) -> bool:
+    for opening, _ in REASONING_MARKERS:
+        between = between.replace(opening, "")
+    return not between.strip()
 
 
 def _changes(
