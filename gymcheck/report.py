@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
 
+REPORT_TITLE = "Training Framework Integration Validation"
+
 
 class Status(StrEnum):
     PASS = "pass"
@@ -96,7 +98,7 @@ class CheckResult:
 @dataclass(slots=True)
 class Report:
     checks: list[CheckResult] = field(default_factory=list)
-    title: str = "Training Framework Integration Validation"
+    title: str = REPORT_TITLE
 
     @property
     def findings(self) -> list[Finding]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from gymcheck.report import CheckResult, Finding, Report, Status
+from gymcheck.report import REPORT_TITLE, CheckResult, Finding, Report, Status
 
 RULE = "=" * 50
 
@@ -100,10 +100,14 @@ def render_summary(console: Console, report: Report) -> None:
         console.print("⚠️  Some validations failed. Review the errors above.")
 
 
+def render_header(console: Console, title: str = REPORT_TITLE) -> None:
+    console.print(RULE)
+    console.print(title)
+    console.print(RULE)
+
+
 def render(console: Console, report: Report) -> None:
-    console.print(RULE)
-    console.print(report.title)
-    console.print(RULE)
+    render_header(console, report.title)
     for result in report.checks:
         render_check(console, result)
     render_summary(console, report)

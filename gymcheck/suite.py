@@ -1,0 +1,319 @@
+"""The validation suite: runs the checks in order, feeding one's output to the next.
+
+``run_suite`` is what ``gymcheck validate`` and ``gymcheck demo`` call. With no ``base_url``,
+no ``gym_url`` and no ``rollouts``, it starts the embedded reference stack on loopback and
+validates against it; with ``base_url`` alone, the embedded Gym environment collects rollouts
+through the user's endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gymcheck.report import CheckResult, Finding, Report, Status
+from gymcheck.user_dirs import log_dir
+
+ResultCallback = Callable[[CheckResult], None]
+Progress = Callable[[str, int, int], None]
+"""``progress(task, done, total)`` for long steps (collecting rollouts, recomputing logprobs)."""
+
+CHECK_ORDER = (
+    "http_endpoint",
+    "token_roundtrip",
+    "rollout_collection",
+    "token_continuity",
+    "gradient_flow",
+    "logprob_agreement",
+)
+
+
+@dataclass(slots=True)
+class SuiteConfig:
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    tokenizer: str | None = None
+    gym_url: str | None = None
+    agent: str | None = None
+    input_path: Path | None = None
+    rollouts: Sequence[Path] = ()
+    train_model: str | None = None
+    reward_range: tuple[float, float] = (0.0, 1.0)
+    envs: Sequence[str] | None = None
+    fault: Any = None
+    """A ``gymcheck.reference.faults.Fault`` planted in the embedded stack."""
+    timeout: float = 60.0
+    temperature: float = 1.0
+
+    @property
+    def uses_embedded_gym(self) -> bool:
+        return not self.gym_url and not self.rollouts
+
+
+@dataclass(slots=True)
+class _Inputs:
+    """What earlier steps hand to later ones."""
+
+    base_url: str | None = None
+    model: str | None = None
+    tokenizer: Any = None
+    tokenizer_source: str | None = None
+    train_model: str | None = None
+    records: list[Any] = field(default_factory=list)
+    collection_findings: list[Finding] = field(default_factory=list)
+    gym_url: str | None = None
+    rows: list[Any] = field(default_factory=list)
+
+
+def skip(check_id: str, reason: str, *, required: bool = True) -> CheckResult:
+    return CheckResult(id=check_id, status=Status.SKIP, summary=reason, required=required)
+
+
+def _errored(check_id: str, exc: BaseException, *, required: bool) -> CheckResult:
+    """A check that crashed: the traceback goes to a log file, the console gets one line."""
+    path = log_dir() / f"gymcheck-{datetime.now():%Y%m%d-%H%M%S}-{check_id}.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        where = f"traceback in {path}"
+    except OSError:
+        where = "traceback could not be written"
+    return CheckResult(
+        id=check_id,
+        status=Status.ERROR,
+        summary=f"gymcheck failed inside this check: {type(exc).__name__}: {exc} ({where})",
+        required=required,
+        details={"log": str(path)},
+    )
+
+
+def _timed(check_id: str, run: Callable[[], CheckResult], *, required: bool = True) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        result = run()
+    except Exception as exc:
+        result = _errored(check_id, exc, required=required)
+    result.duration_s = round(time.perf_counter() - started, 3)
+    return result
+
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+@contextlib.contextmanager
+def _embedded_stack(config: SuiteConfig) -> Iterator[Any]:
+    if not config.uses_embedded_gym:
+        yield None
+        return
+    from gymcheck.reference.stack import start_stack
+
+    with start_stack(
+        fault=config.fault,
+        base_url=config.base_url,
+        model=config.model,
+        api_key=config.api_key,
+        envs=config.envs,
+    ) as stack:
+        yield stack
+
+
+def _local_model_dir(name: str | None) -> str | None:
+    """A served model name that is a local directory (vLLM serves paths as names)."""
+    if name and Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    return None
+
+
+def _resolve_inputs(config: SuiteConfig, stack: Any) -> _Inputs:
+    inputs = _Inputs(base_url=config.base_url, model=config.model, gym_url=config.gym_url)
+    if stack is not None:
+        inputs.base_url = stack.base_url
+        inputs.model = inputs.model or stack.model
+        inputs.gym_url = stack.gym_url
+        inputs.rows = list(stack.tasks)
+    if inputs.base_url and not inputs.model:
+        from gymcheck.openai_client import OpenAIClient
+
+        with (
+            contextlib.suppress(Exception),
+            OpenAIClient(inputs.base_url, api_key=config.api_key, timeout=config.timeout) as client,
+        ):
+            inputs.model = client.models()["data"][0]["id"]
+    model_dir = (
+        str(stack.model_dir) if stack is not None and stack.model_dir else None
+    ) or _local_model_dir(inputs.model)
+    inputs.tokenizer_source = config.tokenizer or model_dir
+    inputs.train_model = config.train_model or model_dir
+    return inputs
+
+
+def _load_tokenizer(inputs: _Inputs) -> None:
+    if inputs.tokenizer_source:
+        from gymcheck.loading import load_tokenizer
+
+        inputs.tokenizer = load_tokenizer(inputs.tokenizer_source)
+
+
+def _http_endpoint(config: SuiteConfig, inputs: _Inputs) -> CheckResult:
+    if not inputs.base_url:
+        return skip("http_endpoint", "no --base-url: the endpoint is not part of this run")
+    from gymcheck.checks.endpoint import check_http_endpoint
+
+    return check_http_endpoint(
+        inputs.base_url,
+        model=inputs.model,
+        api_key=config.api_key,
+        timeout=config.timeout,
+        tokenizer=inputs.tokenizer,
+    )
+
+
+def _token_roundtrip(inputs: _Inputs) -> CheckResult:
+    if inputs.tokenizer is None:
+        return skip("token_roundtrip", "no tokenizer: pass --tokenizer PATH|NAME")
+    from gymcheck.checks.tokenizer import check_token_roundtrip
+
+    return check_token_roundtrip(inputs.tokenizer)
+
+
+def _gather_records(config: SuiteConfig, inputs: _Inputs, progress: Progress | None) -> None:
+    if config.rollouts:
+        from gymcheck.jsonl import read_records
+
+        for path in config.rollouts:
+            records, findings = read_records(path)
+            inputs.records.extend(records)
+            inputs.collection_findings.extend(findings)
+        return
+    from gymcheck.collect import collect_rollouts, load_task_rows
+
+    if config.input_path is not None:
+        inputs.rows = load_task_rows(config.input_path)
+    collection = collect_rollouts(
+        inputs.gym_url or "",
+        inputs.rows,
+        agent=config.agent,
+        timeout=max(config.timeout, 120.0),
+        progress=(lambda done, total: progress("Collecting rollouts", done, total))
+        if progress
+        else None,
+    )
+    inputs.records.extend(collection.records)
+    inputs.collection_findings.extend(collection.findings)
+
+
+def _rollout_collection(
+    config: SuiteConfig, inputs: _Inputs, progress: Progress | None
+) -> CheckResult:
+    from gymcheck.checks.collection import check_rollout_collection
+
+    _gather_records(config, inputs, progress)
+    vocab_size = len(inputs.tokenizer) if inputs.tokenizer is not None else None
+    result = check_rollout_collection(
+        inputs.records, reward_range=config.reward_range, vocab_size=vocab_size
+    )
+    if inputs.collection_findings:
+        result.findings[:0] = inputs.collection_findings
+        failed = sum(f.severity == "error" for f in inputs.collection_findings)
+        if failed and result.status is Status.PASS:
+            result.status = Status.FAIL
+            result.summary = f"{failed} rollouts could not be collected; {result.summary}"
+    return result
+
+
+def _token_continuity(inputs: _Inputs) -> CheckResult:
+    if not inputs.records:
+        return skip("token_continuity", "no rollouts to check")
+    from gymcheck.checks.continuity import check_token_continuity
+
+    return check_token_continuity(inputs.records, tokenizer=inputs.tokenizer)
+
+
+def _training_skip_reason(inputs: _Inputs) -> str | None:
+    if not torch_available():
+        return "torch is not installed: pip install 'gymcheck[train]'"
+    if not inputs.train_model:
+        return "no training model: pass --train-model PATH"
+    if not inputs.records:
+        return "no rollouts to train on"
+    return None
+
+
+def _gradient_flow(inputs: _Inputs, model: Any) -> CheckResult:
+    from gymcheck.checks.gradients import check_gradient_flow
+
+    return check_gradient_flow(inputs.records, model)
+
+
+def _logprob_agreement(
+    config: SuiteConfig, inputs: _Inputs, model: Any, progress: Progress | None
+) -> CheckResult:
+    from gymcheck.checks.logprobs import check_logprob_agreement
+
+    return check_logprob_agreement(
+        inputs.records,
+        model,
+        tokenizer=inputs.tokenizer,
+        temperature=config.temperature,
+        progress=(lambda done, total: progress("Recomputing log-probs", done, total))
+        if progress
+        else None,
+    )
+
+
+def _training_checks(
+    config: SuiteConfig, inputs: _Inputs, progress: Progress | None
+) -> Iterator[CheckResult]:
+    reason = _training_skip_reason(inputs)
+    if reason:
+        yield skip("gradient_flow", reason, required=False)
+        yield skip("logprob_agreement", reason, required=False)
+        return
+    from gymcheck.training import load_train_model
+
+    model = load_train_model(inputs.train_model or "")
+    yield _timed("gradient_flow", lambda: _gradient_flow(inputs, model), required=False)
+    yield _timed(
+        "logprob_agreement",
+        lambda: _logprob_agreement(config, inputs, model, progress),
+        required=False,
+    )
+
+
+def iter_suite(config: SuiteConfig, *, progress: Progress | None = None) -> Iterator[CheckResult]:
+    """Each check's result as soon as it is known, in ``CHECK_ORDER``.
+
+    Raises ``GymcheckError`` subclasses for usage errors (a tokenizer that cannot be loaded).
+    """
+    with _embedded_stack(config) as stack:
+        inputs = _resolve_inputs(config, stack)
+        _load_tokenizer(inputs)
+        yield _timed("http_endpoint", lambda: _http_endpoint(config, inputs))
+        yield _timed("token_roundtrip", lambda: _token_roundtrip(inputs))
+        yield _timed("rollout_collection", lambda: _rollout_collection(config, inputs, progress))
+        yield _timed("token_continuity", lambda: _token_continuity(inputs))
+        yield from _training_checks(config, inputs, progress)
+
+
+def run_suite(
+    config: SuiteConfig,
+    *,
+    on_result: ResultCallback | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Run every check and return the report; ``on_result`` sees each result as it lands."""
+    report = Report()
+    for result in iter_suite(config, progress=progress):
+        report.checks.append(result)
+        if on_result is not None:
+            on_result(result)
+    return report
