@@ -187,12 +187,8 @@ def _token_roundtrip(inputs: _Inputs) -> CheckResult:
 
 def _gather_records(config: SuiteConfig, inputs: _Inputs, progress: Progress | None) -> None:
     if config.rollouts:
-        from gymcheck.jsonl import read_records
-
         for path in config.rollouts:
-            records, findings = read_records(path)
-            inputs.records.extend(records)
-            inputs.collection_findings.extend(findings)
+            _read_rollout_file(path, inputs)
         return
     from gymcheck.collect import collect_rollouts, load_task_rows
 
@@ -209,6 +205,22 @@ def _gather_records(config: SuiteConfig, inputs: _Inputs, progress: Progress | N
     )
     inputs.records.extend(collection.records)
     inputs.collection_findings.extend(collection.findings)
+
+
+def _read_rollout_file(path: Path, inputs: _Inputs) -> None:
+    """Load a JSONL of rollouts; a line that is not JSON becomes a ``schema`` finding."""
+    from gymcheck.jsonl import iter_lines, parse_line
+
+    for line in iter_lines(path):
+        if not line.data.strip():
+            continue
+        record, problem = parse_line(line)
+        if problem is None:
+            inputs.records.append(record)
+        else:
+            inputs.collection_findings.append(
+                Finding(code="schema", message=problem, source=str(path), line=line.number)
+            )
 
 
 def _rollout_collection(
