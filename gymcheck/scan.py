@@ -186,7 +186,9 @@ def _scan_range(
                 ]
             )
             continue
-        inspection = inspect_record(record, reward_range=reward_range, vocab_size=vocab_size)
+        inspection = inspect_record(
+            record, reward_range=reward_range, vocab_size=vocab_size, raw=data
+        )
         for finding in inspection.findings:
             finding.source, finding.line, finding.rollout_index = source, number, position
         turns = inspection.turns

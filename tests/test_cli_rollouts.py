@@ -6,7 +6,6 @@ import copy
 import json
 from pathlib import Path
 
-import click
 import orjson
 import pytest
 import typer.main
@@ -28,7 +27,7 @@ from gymcheck.scan import scan_rollouts
 
 def invoke(*args: str):
     # With a single registered command typer runs it without its name; accept both layouts.
-    prefix = ["rollouts"] if isinstance(typer.main.get_command(app), click.Group) else []
+    prefix = ["rollouts"] if hasattr(typer.main.get_command(app), "list_commands") else []
     return CliRunner().invoke(app, [*prefix, *args])
 
 

@@ -174,3 +174,30 @@ def test_a_contiguous_episode_never_breaks(first_prompt, steps, qwen3_tokenizer)
 @pytest.mark.parametrize("record", [{}, {"response": {"output": 3}}, [1]])
 def test_malformed_records_give_no_continuity_finding(record):
     assert diagnose_continuity(record) == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    steps=episodes,
+    edit=st.tuples(st.integers(0, 5), st.integers(0, 200), st.integers(0, 151_000)),
+    spaced=st.booleans(),
+)
+def test_the_json_fast_path_agrees_with_comparing_lists(steps, edit, spaced):
+    import orjson
+
+    from gymcheck.checks.continuity import find_breaks
+    from gymcheck.rollout import trainable_turns
+
+    turns, prompt = [], []
+    for appended, generated in steps:
+        prompt = prompt + appended
+        turns.append((list(prompt), generated))
+        prompt = prompt + generated
+    k, position, value = edit
+    target = turns[k % len(turns)][0]
+    if target:
+        target[position % len(target)] = value  # maybe a break, maybe the same id
+    record = make_record(turns)
+    raw = json.dumps(record).encode() if spaced else orjson.dumps(record)
+    parsed = trainable_turns(orjson.loads(raw))
+    assert find_breaks(parsed, raw) == find_breaks(parsed)

@@ -83,18 +83,75 @@ FIXES: dict[str, str] = {
 # --- the fast check -----------------------------------------------------------------------
 
 
-def find_breaks(turns: Sequence[Turn]) -> list[int | None]:
-    """Per turn, the first index where its prompt stops extending the previous turn."""
+def find_breaks(turns: Sequence[Turn], raw: bytes | None = None) -> list[int | None]:
+    """Per turn, the first index where its prompt stops extending the previous turn.
+
+    ``raw``, the record's JSON line, allows a faster proof of continuity: byte-identical array
+    text parses to identical ids. Any doubt falls back to comparing the lists.
+    """
     breaks: list[int | None] = [None] * len(turns)
+    proven = _contiguous_in_json(turns, raw) if raw is not None and len(turns) > 1 else None
     for k in range(1, len(turns)):
+        if proven is not None and proven[k]:
+            continue
         previous, prompt = turns[k - 1], turns[k].prompt_token_ids
         head, generated = previous.prompt_token_ids, previous.generation_token_ids
         split = len(head)
         end = split + len(generated)
-        if len(prompt) >= end and prompt[:split] == head and prompt[split:end] == generated:
+        if len(prompt) >= end and prompt[split:end] == generated and prompt[:split] == head:
             continue
         breaks[k] = first_divergence(previous.full_token_ids, prompt)
     return breaks
+
+
+_PROMPT_KEY = b'"prompt_token_ids"'
+_GENERATION_KEY = b'"generation_token_ids"'
+
+
+def _json_arrays(raw: bytes, key: bytes, lists: Sequence[Sequence[int]]) -> list[bytes] | None:
+    """The inner text of each ``key: [...]`` array in ``raw``, if they map 1:1 onto ``lists``."""
+    arrays: list[bytes] = []
+    position = 0
+    while (found := raw.find(key, position)) >= 0:
+        start = raw.find(b"[", found + len(key))
+        if start < 0 or raw[found + len(key) : start].strip() != b":":
+            return None
+        end = raw.find(b"]", start)  # arrays of ids hold no nested brackets
+        if end < 0:
+            return None
+        arrays.append(raw[start + 1 : end])
+        position = end
+    # Each trainable item holds the key once; any other occurrence (a nested copy, a duplicate
+    # key) makes the counts differ, and the caller falls back to comparing lists.
+    return arrays if len(arrays) == len(lists) else None
+
+
+def _contiguous_in_json(turns: Sequence[Turn], raw: bytes) -> list[bool] | None:
+    prompts = _json_arrays(raw, _PROMPT_KEY, [t.prompt_token_ids for t in turns])
+    generations = _json_arrays(raw, _GENERATION_KEY, [t.generation_token_ids for t in turns])
+    if prompts is None or generations is None:
+        return None
+    proven = [False] * len(turns)
+    for k in range(1, len(turns)):
+        head, generated, prompt = prompts[k - 1].strip(), generations[k - 1].strip(), prompts[k]
+        if not head or not generated:
+            continue
+        if not prompt.startswith(head):
+            continue
+        rest = prompt[len(head) :]
+        for separator in (b",", b", "):
+            expected = separator + generated
+            if rest.startswith(expected) and rest[len(expected) : len(expected) + 1] in (
+                b"",
+                b",",
+                b" ",
+                b"\n",
+                b"\r",
+                b"\t",
+            ):
+                proven[k] = True
+                break
+    return proven
 
 
 # --- decoding -------------------------------------------------------------------------------

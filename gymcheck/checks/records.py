@@ -71,7 +71,9 @@ def inspect_record(
     *,
     reward_range: RewardRange = (0.0, 1.0),
     vocab_size: int | None = None,
+    raw: bytes | None = None,
 ) -> RecordInspection:
+    """``check_record``'s findings plus the turns and breaks; ``raw`` is the JSON line."""
     inspection = RecordInspection()
     findings = inspection.findings
     if not isinstance(record, Mapping):
@@ -100,7 +102,7 @@ def inspect_record(
         )
         inspection.turns = turns
         return inspection
-    breaks = find_breaks(turns)
+    breaks = find_breaks(turns, raw)
     typed_ok = True
     for turn, divergence in zip(turns, breaks, strict=True):
         previous_length = 0 if turn.number == 1 else len(turns[turn.number - 2].full_token_ids)
@@ -156,11 +158,12 @@ def _check_ids(turn: Turn, new_from: int, vocab_size: int | None, findings: list
         if not ids:
             continue
         try:
-            low, high = min(ids), max(ids)
-            fast_ok = low >= 0 and (vocab_size is None or high < vocab_size)
+            # min() raises on a null or string among ints; max() is only needed for a vocabulary.
+            low = min(ids)
+            high = max(ids) if vocab_size is not None else 0
+            fast_ok = type(low) is int and type(high) is int and low >= 0
+            fast_ok = fast_ok and (vocab_size is None or high < vocab_size)
         except TypeError:
-            fast_ok = False
-        if fast_ok and not (type(low) is int and type(high) is int):
             fast_ok = False
         if fast_ok:
             continue
