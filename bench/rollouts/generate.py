@@ -29,13 +29,20 @@ def rollout(rng: random.Random, *, turns: int, tokens: int, broken: bool) -> dic
         this_prompt = list(prompt)
         if broken and k == turns - 1:
             del this_prompt[len(this_prompt) // 2]
-        output.append({
-            "type": "function_call", "name": "get_weather", "call_id": f"call_{k}",
-            "arguments": '{"city": "nyc"}', "prompt_token_ids": this_prompt,
-            "generation_token_ids": generated, "generation_log_probs": logprobs,
-        })
-        output.append({"type": "function_call_output", "call_id": f"call_{k}",
-                       "output": '{"temp_c": 21}'})
+        output.append(
+            {
+                "type": "function_call",
+                "name": "get_weather",
+                "call_id": f"call_{k}",
+                "arguments": '{"city": "nyc"}',
+                "prompt_token_ids": this_prompt,
+                "generation_token_ids": generated,
+                "generation_log_probs": logprobs,
+            }
+        )
+        output.append(
+            {"type": "function_call_output", "call_id": f"call_{k}", "output": '{"temp_c": 21}'}
+        )
         prompt = prompt + generated + [rng.randrange(VOCAB) for _ in range(tool_per_turn)]
     return {
         "responses_create_params": {"input": [{"role": "user", "content": "Weather?"}]},
@@ -44,20 +51,33 @@ def rollout(rng: random.Random, *, turns: int, tokens: int, broken: bool) -> dic
     }
 
 
-def generate(path: Path, size_bytes: int, *, turns: int = 4, tokens: int = 4096,
-             fault_every: int = 1000, distinct: int = 64, seed: int = 0) -> int:
+def generate(
+    path: Path,
+    size_bytes: int,
+    *,
+    turns: int = 4,
+    tokens: int = 4096,
+    fault_every: int = 1000,
+    distinct: int = 64,
+    seed: int = 0,
+) -> int:
     """Write at least ``size_bytes``; returns the number of rollouts written."""
     rng = random.Random(seed)
     # Serializing is the slow part; cycle through a pool of distinct lines.
-    clean = [orjson.dumps(rollout(rng, turns=turns, tokens=tokens, broken=False)) + b"\n"
-             for _ in range(distinct)]
+    clean = [
+        orjson.dumps(rollout(rng, turns=turns, tokens=tokens, broken=False)) + b"\n"
+        for _ in range(distinct)
+    ]
     broken = orjson.dumps(rollout(rng, turns=turns, tokens=tokens, broken=True)) + b"\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     written = count = 0
     with open(path, "wb") as handle:
         while written < size_bytes:
-            line = broken if fault_every and count % fault_every == fault_every - 1 else (
-                clean[count % distinct])
+            line = (
+                broken
+                if fault_every and count % fault_every == fault_every - 1
+                else (clean[count % distinct])
+            )
             handle.write(line)
             written += len(line)
             count += 1
@@ -71,8 +91,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=4096)
     args = parser.parse_args()
-    count = generate(args.path, int(args.size_mb * 2**20), turns=args.turns,
-                     tokens=args.tokens)
+    count = generate(args.path, int(args.size_mb * 2**20), turns=args.turns, tokens=args.tokens)
     print(f"wrote {count} rollouts to {args.path}")
 
 

@@ -67,9 +67,15 @@ def main() -> None:
         count = generate(args.path, int(args.size_mb * 2**20))
         print(f"generated {count} rollouts, {args.path.stat().st_size / 2**20:.0f} MiB")
     size = args.path.stat().st_size
-    rollouts = sum(1 for _ in open(args.path, "rb"))
-    gymcheck = [sys.executable, "-c", "from gymcheck.cli import main; main()", "rollouts",
-                str(args.path)]
+    with open(args.path, "rb") as handle:
+        rollouts = sum(1 for _ in handle)
+    gymcheck = [
+        sys.executable,
+        "-c",
+        "from gymcheck.cli import main; main()",
+        "rollouts",
+        str(args.path),
+    ]
     runs = {
         "orjson parse only": [sys.executable, "-c", BASELINE, str(args.path)],
         "gymcheck rollouts": gymcheck,
@@ -96,12 +102,16 @@ def main() -> None:
         }
     base = table["orjson parse only"]["median_s"]
     summary = {
-        "file_MB": round(size / 1e6), "rollouts": rollouts, "repeats": args.repeats,
+        "file_MB": round(size / 1e6),
+        "rollouts": rollouts,
+        "repeats": args.repeats,
         "results": table,
-        "scan_speed_vs_baseline_1_worker": round(base / table["gymcheck rollouts"]["median_s"],
-                                                 2),
-        "speedup_2_workers": round(table["gymcheck rollouts"]["median_s"]
-                                   / table["gymcheck rollouts --workers 2"]["median_s"], 2),
+        "scan_speed_vs_baseline_1_worker": round(base / table["gymcheck rollouts"]["median_s"], 2),
+        "speedup_2_workers": round(
+            table["gymcheck rollouts"]["median_s"]
+            / table["gymcheck rollouts --workers 2"]["median_s"],
+            2,
+        ),
     }
     print(json.dumps(summary, indent=2))
 
