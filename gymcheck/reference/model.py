@@ -1,0 +1,295 @@
+"""The reference model: a tiny Qwen2-architecture causal LM and byte-level BPE tokenizer.
+
+Built offline and deterministically from a seed on first use, then cached: the tokenizer is
+trained on the corpus shipped in ``reference/data`` plus synthetic tool-calling episodes
+(``episodes.py``), and the model is trained briefly on those episodes so that it really reasons
+in ``<think>`` and really calls tools. The directory loads with ``AutoTokenizer`` /
+``AutoModelForCausalLM`` and with vLLM (head_dim 64).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gymcheck.reference.chat_template import CHAT_TEMPLATE
+from gymcheck.reference.episodes import make_episodes
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_MODEL_NAME = "gymcheck-tiny"
+
+# Bump when anything below changes what gets built: the cache key includes it.
+BUILD_REVISION = 1
+SEED = 1234
+VOCAB_SIZE = 2048
+TOKENIZER_EPISODES = 400
+TRAIN_EPISODES = 3000
+TRAIN_STEPS = 300
+BATCH_SIZE = 8
+LEARNING_RATE = 3e-3
+WARMUP_STEPS = 20
+MAX_POSITION_EMBEDDINGS = 4096
+
+MODEL_CONFIG: dict[str, Any] = {
+    "hidden_size": 128,
+    "intermediate_size": 384,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+    "head_dim": 64,
+    "max_position_embeddings": MAX_POSITION_EMBEDDINGS,
+    "rope_theta": 10000.0,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": True,
+    "use_sliding_window": False,
+}
+
+EOS_TOKEN = "<|im_end|>"
+PAD_TOKEN = "<|endoftext|>"
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+# Added but not special, as in Qwen: they decode with skip_special_tokens=True.
+MARKUP_TOKENS = ["<think>", "</think>", "<tool_call>", "</tool_call>"]
+
+
+def _corpus_text() -> str:
+    return (resources.files("gymcheck.reference") / "data" / "corpus.txt").read_text("utf-8")
+
+
+def build_key() -> str:
+    """A hash of everything that decides the built model, so a change builds a new one."""
+    spec = {
+        "revision": BUILD_REVISION,
+        "seed": SEED,
+        "vocab": VOCAB_SIZE,
+        "episodes": [TOKENIZER_EPISODES, TRAIN_EPISODES],
+        "train": [TRAIN_STEPS, BATCH_SIZE, LEARNING_RATE, WARMUP_STEPS],
+        "model": MODEL_CONFIG,
+        "template": CHAT_TEMPLATE,
+        "corpus": hashlib.sha256(_corpus_text().encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def default_cache_root() -> Path:
+    env = os.environ.get("GYMCHECK_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "gymcheck"
+
+
+def ensure_reference_model(cache_dir: Path | None = None) -> Path:
+    """The directory of the reference model and tokenizer, built on first use (about a minute).
+
+    ``cache_dir`` (default ``$GYMCHECK_CACHE_DIR`` or ``~/.cache/gymcheck``) holds one
+    ``reference-<hash>`` directory per build recipe. Building happens in a temporary directory
+    renamed into place, under a file lock, so concurrent first runs neither corrupt nor repeat it.
+    """
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
+    target = root / f"reference-{build_key()}"
+    if _is_complete(target):
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    with _file_lock(root / f"{target.name}.lock"):
+        if _is_complete(target):
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
+        try:
+            build_reference_model(tmp)
+            if target.exists():  # a stale, incomplete directory from an interrupted build
+                shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _is_complete(directory: Path) -> bool:
+    return (directory / "model.safetensors").is_file() and (
+        directory / "tokenizer_config.json"
+    ).is_file()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the atomic rename alone keeps the cache consistent
+        yield
+        return
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_reference_model(out_dir: Path) -> dict[str, float]:
+    """Build tokenizer and model into ``out_dir``; returns timings and the final loss."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    started = time.monotonic()
+    tokenizer = build_tokenizer()
+    tokenizer_s = time.monotonic() - started
+    model, final_loss = train_model(tokenizer)
+    train_s = time.monotonic() - started - tokenizer_s
+    tokenizer.save_pretrained(out_dir)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    stats = {"tokenizer_s": tokenizer_s, "train_s": train_s, "final_loss": final_loss}
+    (out_dir / "gymcheck_build.json").write_text(
+        json.dumps({"build_key": build_key(), **stats}, indent=2) + "\n", encoding="utf-8"
+    )
+    logger.info("built the reference model in %s: %s", out_dir, stats)
+    return stats
+
+
+def _render(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    rendered, _ = render_jinja_template(
+        conversations=[messages], tools=tools, chat_template=CHAT_TEMPLATE
+    )
+    return rendered[0]
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    """Byte-level BPE, no normalizer, no prefix space, trained on the corpus and episodes."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+    from tokenizers import trainers as bpe_trainers
+    from transformers import PreTrainedTokenizerFast
+
+    texts = [_corpus_text()]
+    for messages, tools in make_episodes(SEED + 1, TOKENIZER_EPISODES):
+        text = _render(messages, tools)
+        for token in SPECIAL_TOKENS + MARKUP_TOKENS:  # added tokens are never merged
+            text = text.replace(token, "\n")
+        texts.append(text)
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    backend.decoder = decoders.ByteLevel()
+    backend.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = bpe_trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE - len(SPECIAL_TOKENS) - len(MARKUP_TOKENS),
+        min_frequency=1,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(texts, trainer)
+    backend.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
+    )
+    backend.add_tokens([AddedToken(t, special=False, normalized=False) for t in MARKUP_TOKENS])
+
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        eos_token=EOS_TOKEN,
+        pad_token=PAD_TOKEN,
+        bos_token=None,
+        unk_token=None,
+        clean_up_tokenization_spaces=False,
+        model_max_length=MAX_POSITION_EMBEDDINGS,
+        chat_template=CHAT_TEMPLATE,
+        padding_side="left",
+    )
+
+
+def _training_examples(tokenizer: PreTrainedTokenizerFast) -> list[tuple[list[int], list[int]]]:
+    """(ids, labels) per episode; labels are -100 outside the assistant's generations."""
+    start_marker = "<|im_start|>assistant\n"
+    examples = []
+    for messages, tools in make_episodes(SEED + 2, TRAIN_EPISODES):
+        text = _render(messages, tools)
+        spans = []
+        pos = text.find(start_marker)
+        while pos >= 0:
+            begin = pos + len(start_marker)
+            end = text.index(EOS_TOKEN, begin) + len(EOS_TOKEN)
+            spans.append((begin, end))
+            pos = text.find(start_marker, end)
+        encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = encoded["input_ids"]
+        labels = [
+            token if any(b <= lo and hi <= e for b, e in spans) else -100
+            for token, (lo, hi) in zip(ids, encoded["offset_mapping"], strict=True)
+        ]
+        examples.append((ids, labels))
+    return examples
+
+
+def train_model(tokenizer: PreTrainedTokenizerFast) -> tuple[Any, float]:
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(SEED)
+    random.seed(SEED)
+    eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
+    pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        bos_token_id=None,
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
+        **MODEL_CONFIG,
+    )
+    config.dtype = torch.float32
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = eos_id
+    model.generation_config.pad_token_id = pad_id
+    model.generation_config.bos_token_id = None
+
+    examples = _training_examples(tokenizer)
+    rng = random.Random(SEED)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+
+    def lr_at(step: int) -> float:
+        if step < WARMUP_STEPS:
+            return (step + 1) / WARMUP_STEPS
+        progress = (step - WARMUP_STEPS) / max(1, TRAIN_STEPS - WARMUP_STEPS)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    model.train()
+    loss_value = float("nan")
+    for _step in range(TRAIN_STEPS):
+        batch = rng.sample(examples, BATCH_SIZE)
+        width = max(len(ids) for ids, _ in batch)
+        input_ids = torch.full((BATCH_SIZE, width), pad_id, dtype=torch.long)
+        labels = torch.full((BATCH_SIZE, width), -100, dtype=torch.long)
+        for row, (ids, labs) in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            labels[row, : len(labs)] = torch.tensor(labs)
+        # Right padding under a causal mask: real tokens never see the pads, so no mask needed
+        # (and SDPA keeps its fast causal path).
+        logits = model(input_ids=input_ids).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]),
+            labels[:, 1:].reshape(-1),
+            ignore_index=-100,
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        loss_value = float(loss.detach())
+        if _step % 20 == 0:
+            logger.info("step %d loss %.4f", _step, loss_value)
+    model.eval()
+    return model, loss_value
