@@ -1,0 +1,172 @@
+"""The embedded environments' task rows, in NeMo Gym's JSONL row format.
+
+A row holds ``responses_create_params`` (a Responses-API request: ``input``, ``tools``,
+``tool_choice``...), an ``agent_ref`` naming the agent that runs it, and task fields the
+resource server's ``verify`` reads. Every row sets ``tool_choice: "required"``, as NeMo Gym task
+data can, so that episodes have real tool calls even from a model with random weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gymcheck.errors import UsageError
+
+SINGLE_TOOL = "single_tool"
+MULTI_STEP = "multi_step"
+ENVS: tuple[str, ...] = (SINGLE_TOOL, MULTI_STEP)
+
+SYSTEM_PROMPT = "You are a helpful assistant."
+
+# Tools in the Responses-API format (flat, as NeMo Gym rows hold them). The names and schemas
+# are the ones the reference model is trained on.
+GET_WEATHER: dict[str, Any] = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Get the current weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string", "description": "The city name."}},
+        "required": ["city"],
+    },
+    "strict": True,
+}
+LOOKUP_SYNONYM: dict[str, Any] = {
+    "type": "function",
+    "name": "lookup_synonym",
+    "description": "Find a synonym of an English word.",
+    "parameters": {
+        "type": "object",
+        "properties": {"word": {"type": "string", "description": "The word."}},
+        "required": ["word"],
+    },
+    "strict": True,
+}
+ADD_NUMBERS: dict[str, Any] = {
+    "type": "function",
+    "name": "add_numbers",
+    "description": "Add two integers.",
+    "parameters": {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+        "required": ["a", "b"],
+    },
+    "strict": True,
+}
+ALL_TOOLS = [GET_WEATHER, LOOKUP_SYNONYM, ADD_NUMBERS]
+
+# Sized for speed on a CPU; a random-weights model behind vLLM needs ~300 tokens to close a
+# constrained tool call, so external endpoints get more.
+EMBEDDED_MAX_OUTPUT_TOKENS = 128
+EXTERNAL_MAX_OUTPUT_TOKENS = 384
+MAX_STEPS = {SINGLE_TOOL: 1, MULTI_STEP: 3}
+
+
+def agent_name(env: str) -> str:
+    return f"{env}_agent"
+
+
+def resources_name(env: str) -> str:
+    return f"{env}_resources_server"
+
+
+def select_envs(envs: Sequence[str] | None) -> list[str]:
+    """The environments named (all when ``None``); ``UsageError`` for an unknown name."""
+    if not envs:
+        return list(ENVS)
+    unknown = [e for e in envs if e not in ENVS]
+    if unknown:
+        raise UsageError(f"unknown environment {unknown[0]!r}; known: {', '.join(ENVS)}")
+    return list(dict.fromkeys(envs))
+
+
+def _row(
+    env: str,
+    question: str,
+    *,
+    seed: int,
+    max_output_tokens: int,
+    **task_fields: Any,
+) -> dict[str, Any]:
+    return {
+        "responses_create_params": {
+            "input": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": question},
+            ],
+            "tools": ALL_TOOLS,
+            "tool_choice": "required",
+            "parallel_tool_calls": False,
+            "max_output_tokens": max_output_tokens,
+            "temperature": 1.0,
+        },
+        "agent_ref": {"type": "responses_api_agents", "name": agent_name(env)},
+        "env": env,
+        "seed": seed,
+        **task_fields,
+    }
+
+
+def single_tool_tasks(max_output_tokens: int) -> list[dict[str, Any]]:
+    """One ``get_weather`` call; reward 1 for making it."""
+    return [
+        _row(
+            SINGLE_TOOL,
+            f"What is the weather in {city}?",
+            seed=seed,
+            max_output_tokens=max_output_tokens,
+            expected_tool="get_weather",
+        )
+        for seed, city in ((11, "Paris"), (12, "Tokyo"))
+    ]
+
+
+def multi_step_tasks(max_output_tokens: int) -> list[dict[str, Any]]:
+    """Two tool calls needed; the reward is graded by how many the episode got right."""
+    tasks = [
+        (
+            21,
+            "What is the weather in Oslo, and what is 12 plus 30?",
+            [
+                {"name": "get_weather", "arguments": {"city": "Oslo"}},
+                {"name": "add_numbers", "arguments": {"a": 12, "b": 30}},
+            ],
+        ),
+        (
+            22,
+            "Give me a synonym for happy, then add 7 and 5.",
+            [
+                {"name": "lookup_synonym", "arguments": {"word": "happy"}},
+                {"name": "add_numbers", "arguments": {"a": 7, "b": 5}},
+            ],
+        ),
+        (
+            23,
+            "Find a synonym of fast and tell me the weather in Lima.",
+            [
+                {"name": "lookup_synonym", "arguments": {"word": "fast"}},
+                {"name": "get_weather", "arguments": {"city": "Lima"}},
+            ],
+        ),
+    ]
+    return [
+        _row(
+            MULTI_STEP,
+            question,
+            seed=seed,
+            max_output_tokens=max_output_tokens,
+            expected_calls=calls,
+        )
+        for seed, question, calls in tasks
+    ]
+
+
+def default_tasks(
+    envs: Sequence[str] | None = None,
+    *,
+    max_output_tokens: int = EMBEDDED_MAX_OUTPUT_TOKENS,
+) -> list[dict[str, Any]]:
+    """The task rows of the named environments (all by default), in a fixed order."""
+    builders = {SINGLE_TOOL: single_tool_tasks, MULTI_STEP: multi_step_tasks}
+    return [row for env in select_envs(envs) for row in builders[env](max_output_tokens)]
