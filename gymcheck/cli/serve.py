@@ -1,5 +1,79 @@
-"""`gymcheck serve`."""
+"""`gymcheck serve`: the reference OpenAI-compatible model server."""
 
 from __future__ import annotations
 
-from gymcheck.cli.app import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gymcheck.cli._common import err_console, usage_error
+from gymcheck.cli.app import app
+
+
+@app.command("serve")
+def serve(
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="A local Hugging Face causal LM directory (with tokenizer and chat template). "
+            "Default: the tiny reference model, built offline on first use.",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to bind.")] = 8000,
+    served_model_name: Annotated[
+        str | None,
+        typer.Option("--served-model-name", help="Model name clients must send."),
+    ] = None,
+    max_model_len: Annotated[
+        int, typer.Option("--max-model-len", min=16, help="Context length in tokens.")
+    ] = 2048,
+    fault: Annotated[
+        str | None,
+        typer.Option(
+            "--fault",
+            help="Plant a server-side integration bug: drop-token-ids, bad-logprobs, "
+            "top-logprobs-null.",
+        ),
+    ] = None,
+) -> None:
+    """Serve a causal LM over HTTP the way vLLM / NeMo RL do, with token ids and logprobs."""
+    from gymcheck.reference.faults import FAULTS, parse_fault
+
+    try:
+        planted = parse_fault(fault)
+    except ValueError as exc:
+        usage_error(str(exc))
+    if planted is not None and FAULTS[planted].layer != "server":
+        usage_error(
+            f"fault {planted.value!r} lives in the {FAULTS[planted].layer} layer, not the "
+            "model server; use it with `gymcheck demo --fault`"
+        )
+    if model is not None and not (model / "config.json").is_file():
+        usage_error(f"--model {model}: not a Hugging Face model directory (no config.json)")
+
+    import uvicorn
+
+    from gymcheck.reference.model import REFERENCE_MODEL_NAME, ensure_reference_model
+    from gymcheck.reference.server import create_app
+
+    if model is None:
+        err_console.print("Preparing the reference model (built once, then cached)...")
+        model_dir = ensure_reference_model()
+        name = served_model_name or REFERENCE_MODEL_NAME
+    else:
+        model_dir = model
+        name = served_model_name or model.name
+    try:
+        application = create_app(
+            model_dir, served_model_name=name, fault=planted, max_model_len=max_model_len
+        )
+    except OSError as exc:
+        usage_error(f"cannot load the model in {model_dir}: {exc}")
+    err_console.print(
+        f"Serving [bold]{name}[/] from {model_dir} on http://{host}:{port}"
+        + (f" with fault [bold red]{planted.value}[/]" if planted else "")
+    )
+    uvicorn.run(application, host=host, port=port, log_level="warning")

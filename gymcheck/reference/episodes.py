@@ -69,7 +69,14 @@ SYNONYMS = {
     "old": "ancient", "easy": "simple", "hard": "difficult", "pretty": "lovely", "wet": "damp",
 }  # fmt: skip
 # Filler for the reasoning: common and rare words, so the model stays unsure of them.
-FILLER = ["maybe", "perhaps", "skinny", "heron", "lantern", "quietly", "marble", "orchard", "velvet", "pebble", "thistle", "umbrella", "whisper", "crimson", "saddle", "copper", "meadow", "tangle", "hollow", "breeze", "kettle", "ember", "fable", "gravel", "harbor", "inkwell", "juniper", "kindle", "lattice", "mosaic", "nectar", "oyster", "parcel", "quiver", "ripple", "spindle", "timber", "unravel", "vessel", "willow", "yonder", "zephyr", "almond", "bramble", "cobalt", "dapple", "falcon", "glimmer", "hazel", "ivory", "jasper", "kestrel", "lilac", "marigold", "nimbus", "opal", "pastel", "quartz", "russet", "sable", "tundra"]
+_FILLER_TEXT = (
+    "maybe perhaps skinny heron lantern quietly marble orchard velvet pebble thistle umbrella "
+    "whisper crimson saddle copper meadow tangle hollow breeze kettle ember fable gravel "
+    "harbor inkwell juniper kindle lattice mosaic nectar oyster parcel quiver ripple spindle "
+    "timber unravel vessel willow yonder zephyr almond bramble cobalt dapple falcon glimmer "
+    "hazel ivory jasper kestrel lilac marigold nimbus opal pastel quartz russet sable tundra"
+)
+FILLER = _FILLER_TEXT.split()
 CHAT_TOPICS = [
     ("Say hello.", "Hello! How can I help you today?"),
     ("Who are you?", "I am a small helpful assistant."),

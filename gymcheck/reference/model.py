@@ -82,6 +82,10 @@ def build_key() -> str:
         "model": MODEL_CONFIG,
         "template": CHAT_TEMPLATE,
         "corpus": hashlib.sha256(_corpus_text().encode()).hexdigest(),
+        # A sample of the synthetic episodes, so a change to their generator rebuilds too.
+        "episodes_sample": hashlib.sha256(
+            json.dumps(make_episodes(SEED, 20), sort_keys=True).encode()
+        ).hexdigest(),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
