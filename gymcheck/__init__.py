@@ -34,6 +34,13 @@ _EXPORTS: dict[str, str] = {
     "check_rollout_collection": "gymcheck.checks.collection",
     "check_token_roundtrip": "gymcheck.checks.tokenizer",
     "scan_rollouts": "gymcheck.scan",
+    "ModelLoadError": "gymcheck.errors",
+    "TrainModel": "gymcheck.training",
+    "load_train_model": "gymcheck.training",
+    "check_gradient_flow": "gymcheck.checks.gradients",
+    "gradient_flow_on_sequences": "gymcheck.checks.gradients",
+    "check_logprob_agreement": "gymcheck.checks.logprobs",
+    "measure_logprob_agreement": "gymcheck.checks.logprobs",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

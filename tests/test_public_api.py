@@ -27,6 +27,13 @@ PUBLIC = [
     "diagnose_continuity",
     "load_tokenizer",
     "scan_rollouts",
+    "ModelLoadError",
+    "TrainModel",
+    "load_train_model",
+    "check_gradient_flow",
+    "gradient_flow_on_sequences",
+    "check_logprob_agreement",
+    "measure_logprob_agreement",
     "to_message_log",
     "to_training_sequence",
     "trainable_turns",
@@ -52,7 +59,8 @@ def test_rollout_checks_are_plain_functions_importable_from_the_top():
 
 def test_import_gymcheck_stays_light():
     code = (
-        "import sys, gymcheck, gymcheck.checks.continuity, gymcheck.scan; "
+        "import sys, gymcheck, gymcheck.checks.continuity, gymcheck.scan, "
+        "gymcheck.checks.gradients, gymcheck.checks.logprobs, gymcheck.training; "
         "print(any(m in sys.modules for m in ('torch', 'transformers')))"
     )
     out = subprocess.run(

@@ -322,8 +322,8 @@ def agreement_result(
         cause=cause,
         turn=worst["turn"],
         token_index=worst["token_index"],
-        expected=f"{worst['text']!r} gen logprob {worst['gen']:.4f}",
-        actual=f"{worst['text']!r} train logprob {worst['train']:.4f}",
+        expected=f"{worst['text']!r} (id {worst['token_id']}) gen logprob {worst['gen']:.4f}",
+        actual=f"{worst['text']!r} (id {worst['token_id']}) train logprob {worst['train']:.4f}",
         fix=fix,
         details={"token_id": worst["token_id"], **evidence},
     )
