@@ -166,7 +166,14 @@ def to_training_sequence(message_log: Sequence[Mapping[str, Any]]) -> TrainingSe
         token_ids.extend(ids)
         if message.get("trainable"):
             loss_mask.extend([1] * len(ids))
-            logprobs.extend(message.get("generation_logprobs") or [None] * len(ids))
+            generated = message.get("generation_logprobs") or [None] * len(ids)
+            if len(generated) != len(ids):
+                # Padding or cutting would silently misalign every later logprob.
+                raise RolloutFormatError(
+                    f"a trainable entry has {len(ids)} token_ids but {len(generated)} "
+                    "generation_logprobs"
+                )
+            logprobs.extend(generated)
         else:
             loss_mask.extend([0] * len(ids))
             logprobs.extend([None] * len(ids))

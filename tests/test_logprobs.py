@@ -238,3 +238,12 @@ def test_both_checks_skip_without_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.startswith("skip skip torch is not installed")
+
+
+def test_logprobs_length_mismatch_is_skipped_not_misaligned(policy, records):
+    bad = copy.deepcopy(records)
+    bad[0]["response"]["output"][0]["generation_log_probs"].pop()
+    result = check_logprob_agreement(bad, policy, temperature=SAMPLED_AT)
+    assert result.status is Status.PASS
+    assert result.details["rollouts"] == 2
+    assert "12 token_ids but 11 generation_logprobs" in result.details["skipped"][0]
