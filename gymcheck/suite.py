@@ -52,6 +52,8 @@ class SuiteConfig:
     """A ``gymcheck.reference.faults.Fault`` planted in the embedded stack."""
     timeout: float = 60.0
     temperature: float = 1.0
+    save_rollouts: Path | None = None
+    """Write the collected rollouts here as JSONL, as NeMo Gym's rollout collection does."""
 
     @property
     def uses_embedded_gym(self) -> bool:
@@ -205,6 +207,17 @@ def _gather_records(config: SuiteConfig, inputs: _Inputs, progress: Progress | N
     )
     inputs.records.extend(collection.records)
     inputs.collection_findings.extend(collection.findings)
+    if config.save_rollouts is not None:
+        _write_jsonl(config.save_rollouts, collection.records)
+
+
+def _write_jsonl(path: Path, records: Sequence[Any]) -> None:
+    import orjson
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        for record in records:
+            handle.write(orjson.dumps(record) + b"\n")
 
 
 def _read_rollout_file(path: Path, inputs: _Inputs) -> None:

@@ -93,6 +93,9 @@ def validate(
     temperature: Annotated[
         float, typer.Option(help="Sampling temperature the rollouts were generated with.")
     ] = 1.0,
+    save_rollouts: Annotated[
+        Path | None, typer.Option(help="Write the collected rollouts here (JSONL).")
+    ] = None,
     json_path: JsonOpt = None,
     junit_path: JunitOpt = None,
     html_path: HtmlOpt = None,
@@ -119,6 +122,7 @@ def validate(
         reward_range=parse_reward_range(reward_range),
         envs=tuple(env) if env else None,
         temperature=temperature,
+        save_rollouts=save_rollouts,
     )
     report = _run_and_render(
         config, json_path=json_path, junit_path=junit_path, html_path=html_path
@@ -134,6 +138,9 @@ def demo(
     list_faults: Annotated[
         bool, typer.Option("--list-faults", help="List the faults and the check that catches each.")
     ] = False,
+    save_rollouts: Annotated[
+        Path | None, typer.Option(help="Write the collected rollouts here (JSONL).")
+    ] = None,
     json_path: JsonOpt = None,
     junit_path: JunitOpt = None,
     html_path: HtmlOpt = None,
@@ -141,7 +148,9 @@ def demo(
     """Run the embedded stack, optionally with one planted bug, and validate it."""
     if list_faults:
         for info in FAULTS.values():
-            console.print(f"{info.fault.value:<22} {info.caught_by:<20} {info.description}")
+            console.print(
+                f"{info.fault.value:<22} {info.caught_by:<20} {info.description}", soft_wrap=True
+            )
         raise typer.Exit(int(ExitCode.OK))
     try:
         planted = parse_fault(fault)
@@ -154,6 +163,9 @@ def demo(
             f"[bold]{info.caught_by}[/] must catch it.\n"
         )
     report = _run_and_render(
-        SuiteConfig(fault=planted), json_path=json_path, junit_path=junit_path, html_path=html_path
+        SuiteConfig(fault=planted, save_rollouts=save_rollouts),
+        json_path=json_path,
+        junit_path=junit_path,
+        html_path=html_path,
     )
     raise typer.Exit(int(report.exit_code()))

@@ -1,0 +1,5 @@
+"""``python -m gymcheck``."""
+
+from gymcheck.cli import main
+
+main()
