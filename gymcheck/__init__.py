@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "diagnose_continuity": "gymcheck.checks.continuity",
     "check_token_continuity": "gymcheck.checks.continuity",
     "check_rollout_collection": "gymcheck.checks.collection",
+    "check_http_endpoint": "gymcheck.checks.endpoint",
     "check_token_roundtrip": "gymcheck.checks.tokenizer",
     "scan_rollouts": "gymcheck.scan",
     "ModelLoadError": "gymcheck.errors",

@@ -21,6 +21,7 @@ PUBLIC = [
     "Turn",
     "UsageError",
     "__version__",
+    "check_http_endpoint",
     "check_record",
     "check_rollout_collection",
     "check_token_continuity",

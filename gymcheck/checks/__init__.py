@@ -13,6 +13,7 @@ _EXPORTS: dict[str, str] = {
     "diagnose_continuity": "gymcheck.checks.continuity",
     "check_token_continuity": "gymcheck.checks.continuity",
     "check_rollout_collection": "gymcheck.checks.collection",
+    "check_http_endpoint": "gymcheck.checks.endpoint",
     "check_gradient_flow": "gymcheck.checks.gradients",
     "gradient_flow_on_sequences": "gymcheck.checks.gradients",
     "check_logprob_agreement": "gymcheck.checks.logprobs",

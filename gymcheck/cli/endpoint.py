@@ -1,5 +1,100 @@
-"""`gymcheck endpoint`."""
+"""`gymcheck endpoint`: the ``http_endpoint`` check against one OpenAI-compatible server."""
 
 from __future__ import annotations
 
-from gymcheck.cli.app import app  # noqa: F401
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gymcheck.cli._common import console, exit_with, usage_error, usage_errors, write_outputs
+from gymcheck.cli.app import app
+from gymcheck.report import CheckResult, Report, Status
+
+
+def api_key_from_env(variable: str | None) -> str | None:
+    """The API key held in ``variable``; a usage error when the variable is unset or empty."""
+    if variable is None:
+        return None
+    value = os.environ.get(variable, "")
+    if not value:
+        usage_error(f"--api-key-env {variable}: the environment variable is not set or empty")
+    return value
+
+
+def internal_error(exc: Exception) -> CheckResult:
+    """An ``error`` result for an unexpected exception; the traceback goes to a log file."""
+    import tempfile
+    import traceback
+
+    log = Path(tempfile.gettempdir()) / "gymcheck-endpoint-error.log"
+    log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    return CheckResult(
+        id="http_endpoint",
+        status=Status.ERROR,
+        summary=f"the check itself failed: {type(exc).__name__}: {exc} (traceback in {log})",
+    )
+
+
+@app.command("endpoint")
+def endpoint(
+    base_url: Annotated[
+        str,
+        typer.Option(
+            "--base-url",
+            help="The server's OpenAI-compatible base URL, e.g. http://localhost:8000/v1.",
+            show_default=False,
+        ),
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model id to probe (default: the first one listed)."),
+    ] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key-env",
+            help="Environment variable holding the API key (sent as a bearer token, never "
+            "printed).",
+        ),
+    ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            "--tokenizer",
+            help="Tokenizer directory or cached name, to decode the generated ids when the "
+            "served model's directory is not on this machine.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds each request may take.")
+    ] = 30.0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the JSON report here.")
+    ] = None,
+) -> None:
+    """Probe a generation server the way NeMo Gym trains through it: token ids, counts,
+    /tokenize, decoding, tool calls, multi-turn history, bad requests and a burst."""
+    from gymcheck.checks.endpoint import check_http_endpoint
+    from gymcheck.render.console import render_check, render_header, render_summary
+
+    api_key = api_key_from_env(api_key_env)
+    loaded = None
+    if tokenizer is not None:
+        with usage_errors():
+            from gymcheck.loading import load_tokenizer
+
+            loaded = load_tokenizer(tokenizer)
+    try:
+        result = check_http_endpoint(
+            base_url, model=model, api_key=api_key, timeout=timeout, tokenizer=loaded
+        )
+    except Exception as exc:  # gymcheck itself failed: exit 3, traceback to a log file
+        result = internal_error(exc)
+    report = Report(checks=[result], title="OpenAI-compatible endpoint")
+    render_header(console, report.title)
+    render_check(console, result)
+    render_summary(console, report)
+    write_outputs(report, json_path=json_path)
+    exit_with(report.exit_code())

@@ -1,0 +1,11 @@
+"""The ``http_endpoint`` check: can NeMo Gym train through this OpenAI-compatible server?
+
+One sub-check per ``Step`` with a stable name (``STEP_NAMES``), each probing one part of the
+contract that Gym's ``vllm_model`` relies on (DESIGN.md section 3).
+"""
+
+from __future__ import annotations
+
+from gymcheck.checks.endpoint.check import STEP_NAMES, check_http_endpoint
+
+__all__ = ["STEP_NAMES", "check_http_endpoint"]

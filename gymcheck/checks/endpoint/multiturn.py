@@ -1,0 +1,177 @@
+"""Sub-check ``multi_turn``: does the server keep turn 1's exact tokens in turn 2's prompt?
+
+Gym sends each earlier assistant turn back with its token fields. NeMo RL's server splices those
+exact ids into the new prompt (``required_prefix_token_ids``), so the prompt extends the
+previous prompt + generation. Stock vLLM re-renders the parsed tool call through the chat
+template instead, so the prompt holds text the model never generated: every tool-calling turn
+of every rollout then breaks ``token_continuity``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gymcheck.checks.endpoint.basics import post_chat
+from gymcheck.checks.endpoint.fixes import FIXES
+from gymcheck.checks.endpoint.probe import Completion, Probe, cause_text
+from gymcheck.checks.endpoint.requests import TOOL_RESULT, TOOLS, TURN2_MAX_TOKENS
+from gymcheck.checks.endpoint.tokens import tokenize_ids, window
+from gymcheck.openai_client import EndpointCallError
+from gymcheck.report import Finding, Status
+from gymcheck.rollout import first_divergence
+from gymcheck.tokeninfo import GYM_TOKEN_REQUEST_PARAMS
+
+CONSEQUENCE = (
+    "Every tool-calling turn of a multi-turn rollout through this server breaks "
+    "token_continuity: the trainer's sequence holds prompt tokens the model never generated, "
+    "so multi-turn training is off-policy (NeMo RL rejects or masks those rollouts). "
+    "Single-turn training through it is sound."
+)
+
+
+def turn2_request(probe: Probe, turn1: Completion) -> dict[str, Any]:
+    """Turn 1's conversation + its assistant message (with token fields) + the tool results."""
+    assert turn1.info is not None and turn1.prompt_ids is not None
+    assistant: dict[str, Any] = {
+        "role": "assistant",
+        "content": turn1.message.get("content"),
+        "tool_calls": turn1.message["tool_calls"],
+        "prompt_token_ids": turn1.prompt_ids,
+        "generation_token_ids": turn1.info.generation_token_ids,
+        "generation_log_probs": turn1.info.generation_log_probs,
+    }
+    results = [
+        {"role": "tool", "tool_call_id": call.get("id", f"call_{i}"), "content": TOOL_RESULT}
+        for i, call in enumerate(turn1.message["tool_calls"])
+    ]
+    return {
+        "model": probe.model,
+        "messages": [*turn1.request["messages"], assistant, *results],
+        "tools": TOOLS,
+        "max_tokens": TURN2_MAX_TOKENS,
+        **GYM_TOKEN_REQUEST_PARAMS,
+    }
+
+
+def as_rollout(turn1: Completion, turn2: Completion, request2: dict[str, Any]) -> dict[str, Any]:
+    """The two turns as a NeMo Gym rollout record, for the token_continuity diagnosis."""
+    assert turn1.info is not None and turn2.info is not None
+    call = turn1.message["tool_calls"][0]
+    turn2_text = turn2.message.get("content") or ""
+    return {
+        "responses_create_params": {"input": turn1.request["messages"]},
+        "response": {
+            "output": [
+                {
+                    "type": "function_call",
+                    "name": call["function"]["name"],
+                    "arguments": call["function"]["arguments"],
+                    "call_id": call.get("id", "call_0"),
+                    "prompt_token_ids": turn1.prompt_ids,
+                    "generation_token_ids": turn1.info.generation_token_ids,
+                    "generation_log_probs": turn1.info.generation_log_probs,
+                },
+                {"type": "function_call_output", "call_id": call.get("id"), "output": TOOL_RESULT},
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": turn2_text}],
+                    "prompt_token_ids": turn2.prompt_ids,
+                    "generation_token_ids": turn2.info.generation_token_ids,
+                    "generation_log_probs": turn2.info.generation_log_probs,
+                },
+            ]
+        },
+        "reward": 0.0,
+    }
+
+
+def check_multi_turn(probe: Probe) -> None:
+    turn1 = probe.tool_turn
+    if probe.dead:
+        probe.record("multi_turn", Status.SKIP, f"skipped: {probe.dead}")
+        return
+    if turn1 is None:
+        probe.record("multi_turn", Status.SKIP, "skipped: needs a tool call in turn 1")
+        return
+    if turn1.info is None or turn1.prompt_ids is None:
+        probe.record(
+            "multi_turn", Status.SKIP, "skipped: turn 1 came without prompt and generation ids"
+        )
+        return
+    request = turn2_request(probe, turn1)
+    try:
+        turn2 = post_chat(probe, request)
+        if turn2.info is not None and turn2.prompt_ids is None:
+            turn2.prompt_ids = tokenize_ids(probe, request)
+    except EndpointCallError as exc:
+        probe.note_call_failure(exc)
+        probe.record(
+            "multi_turn",
+            Status.FAIL,
+            "turn 2 (turn 1's assistant message sent back with its token fields, plus the tool "
+            f"result) failed: {cause_text(exc)}. Gym sends every multi-turn request this way",
+            fix=FIXES["multi_turn"],
+        )
+        return
+    if turn2.info is None or turn2.prompt_ids is None:
+        probe.record("multi_turn", Status.SKIP, "skipped: turn 2 came without prompt ids")
+        return
+    expected = turn1.prompt_ids + turn1.info.generation_token_ids
+    index = first_divergence(expected, turn2.prompt_ids)
+    probe.details["multi_turn"] = {"splices": index is None, "token_index": index}
+    if index is None:
+        probe.record(
+            "multi_turn",
+            Status.PASS,
+            f"turn 2's prompt starts with turn 1's prompt + generation ({len(expected)} tokens): "
+            "the server splices earlier turns' exact tokens, so multi-turn rollouts keep "
+            "token continuity",
+        )
+        return
+    _warn_rerendered(probe, turn1, turn2, request, expected, index)
+
+
+def _warn_rerendered(
+    probe: Probe,
+    turn1: Completion,
+    turn2: Completion,
+    request: dict[str, Any],
+    expected: list[int],
+    index: int,
+) -> None:
+    from gymcheck.checks.continuity import diagnose_continuity
+
+    findings = diagnose_continuity(as_rollout(turn1, turn2, request), tokenizer=probe.tokenizer)
+    cause = findings[0].cause if findings else "unknown"
+    generation_start = len(turn1.prompt_ids or [])
+    where = (
+        "inside turn 1's generation"
+        if index >= generation_start
+        else "before turn 1's generation (in the prompt)"
+    )
+    expected_text = window(probe.tokenizer, expected, index)
+    actual_text = window(probe.tokenizer, turn2.prompt_ids or [], index)
+    probe.details["multi_turn"]["cause"] = cause
+    message = (
+        f"the server re-renders history: turn 2's prompt leaves turn 1's prompt + generation "
+        f"at token {index}, {where} (cause {cause}), so multi-turn rollouts will break "
+        "token_continuity; single-turn training through it is sound"
+    )
+    probe.record(
+        "multi_turn",
+        Status.WARN,
+        message,
+        finding=Finding(
+            code="continuity_break",
+            message="turn 2's prompt does not start with turn 1's prompt + generation: the "
+            "server re-renders earlier turns instead of splicing their tokens. " + CONSEQUENCE,
+            severity="warning",
+            cause=cause,
+            turn=2,
+            token_index=index,
+            expected=expected_text,
+            actual=actual_text,
+            fix=FIXES["multi_turn"],
+        ),
+    )
