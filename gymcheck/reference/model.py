@@ -35,12 +35,12 @@ logger = logging.getLogger(__name__)
 REFERENCE_MODEL_NAME = "gymcheck-tiny"
 
 # Bump when anything below changes what gets built: the cache key includes it.
-BUILD_REVISION = 1
+BUILD_REVISION = 2
 SEED = 1234
 VOCAB_SIZE = 2048
 TOKENIZER_EPISODES = 400
 TRAIN_EPISODES = 3000
-TRAIN_STEPS = 300
+TRAIN_STEPS = 260
 BATCH_SIZE = 8
 LEARNING_RATE = 3e-3
 WARMUP_STEPS = 20
@@ -63,6 +63,14 @@ MODEL_CONFIG: dict[str, Any] = {
 EOS_TOKEN = "<|im_end|>"
 PAD_TOKEN = "<|endoftext|>"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+# transformers 5 loads any model_type "qwen2" directory with Qwen2Tokenizer, which rebuilds the
+# pipeline from vocab + merges with Qwen's split regex and an NFC normalizer. The tokenizer is
+# trained with exactly that pipeline, so every loader (AutoTokenizer, vLLM, tokenizer.json)
+# gives the same ids. NFC does not break the ids round trip: encode(decode(ids)) == ids.
+QWEN2_PRETOKENIZE_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 # Added but not special, as in Qwen: they decode with skip_special_tokens=True.
 MARKUP_TOKENS = ["<think>", "</think>", "<tool_call>", "</tool_call>"]
 
@@ -149,11 +157,10 @@ def build_reference_model(out_dir: Path) -> dict[str, float]:
     """Build tokenizer and model into ``out_dir``; returns timings and the final loss."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.monotonic()
-    tokenizer = build_tokenizer()
+    tokenizer = _save_and_reload_tokenizer(build_tokenizer(), out_dir)
     tokenizer_s = time.monotonic() - started
     model, final_loss = train_model(tokenizer)
     train_s = time.monotonic() - started - tokenizer_s
-    tokenizer.save_pretrained(out_dir)
     model.save_pretrained(out_dir, safe_serialization=True)
     stats = {"tokenizer_s": tokenizer_s, "train_s": train_s, "final_loss": final_loss}
     (out_dir / "gymcheck_build.json").write_text(
@@ -161,6 +168,28 @@ def build_reference_model(out_dir: Path) -> dict[str, float]:
     )
     logger.info("built the reference model in %s: %s", out_dir, stats)
     return stats
+
+
+def _save_and_reload_tokenizer(tokenizer: Any, out_dir: Path) -> Any:
+    """Save, declare Qwen2Tokenizer, reload as users will, and check nothing changed."""
+    from transformers import AutoTokenizer
+
+    tokenizer.save_pretrained(out_dir)
+    config_path = out_dir / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["tokenizer_class"] = "Qwen2Tokenizer"
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    # config.json must exist for AutoTokenizer to pick the class the way it will later.
+    (out_dir / "config.json").write_text(json.dumps({"model_type": "qwen2"}), encoding="utf-8")
+    reloaded = AutoTokenizer.from_pretrained(out_dir, local_files_only=True)
+    sample = _corpus_text() + _render(*make_episodes(SEED, 1)[0])
+    if reloaded.encode(sample, add_special_tokens=False) != tokenizer.encode(
+        sample, add_special_tokens=False
+    ):
+        raise RuntimeError(
+            "the reloaded reference tokenizer encodes differently from the built one"
+        )
+    return reloaded
 
 
 def _render(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
@@ -174,7 +203,16 @@ def _render(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """Byte-level BPE, no normalizer, no prefix space, trained on the corpus and episodes."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
     from tokenizers import trainers as bpe_trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -186,7 +224,13 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
         texts.append(text)
 
     backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    backend.normalizer = normalizers.NFC()
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     backend.decoder = decoders.ByteLevel()
     backend.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = bpe_trainers.BpeTrainer(
