@@ -42,6 +42,11 @@ _EXPORTS: dict[str, str] = {
     "gradient_flow_on_sequences": "gymcheck.checks.gradients",
     "check_logprob_agreement": "gymcheck.checks.logprobs",
     "measure_logprob_agreement": "gymcheck.checks.logprobs",
+    "Collection": "gymcheck.collect",
+    "collect_rollouts": "gymcheck.collect",
+    "load_task_rows": "gymcheck.collect",
+    "ReferenceStack": "gymcheck.reference.stack",
+    "start_stack": "gymcheck.reference.stack",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -58,7 +58,7 @@ ALL_TOOLS = [GET_WEATHER, LOOKUP_SYNONYM, ADD_NUMBERS]
 
 # Sized for speed on a CPU; a random-weights model behind vLLM needs ~300 tokens to close a
 # constrained tool call, so external endpoints get more.
-EMBEDDED_MAX_OUTPUT_TOKENS = 128
+EMBEDDED_MAX_OUTPUT_TOKENS = 160
 EXTERNAL_MAX_OUTPUT_TOKENS = 384
 MAX_STEPS = {SINGLE_TOOL: 1, MULTI_STEP: 3}
 
