@@ -26,6 +26,8 @@ Stack = tuple[Frame, ...]
 
 REASONING_BUDGET = 128
 """Free reasoning tokens before ``</think>`` is forced."""
+JSON_BUDGET = 48
+"""Free JSON tokens before the call is closed along the shortest way."""
 
 _DIGITS = "0123456789"
 
@@ -106,6 +108,31 @@ def feed(stack: Stack, ch: str, names: tuple[str, ...]) -> Stack | None:
     raise AssertionError(f"unknown frame {kind!r}")
 
 
+def shortest_completion(stack: Stack, names: tuple[str, ...]) -> str:
+    """The shortest text that takes ``stack`` to the end (how an over-long call is closed)."""
+    text = ""
+    for frame in reversed(stack):
+        kind = frame[0]
+        if kind == "lit":
+            text += frame[1]
+        elif kind == "str":
+            text += '"'
+        elif kind == "num":
+            text += "0" if frame[1] in ("sign", "dot") else ""
+        elif kind == "value":
+            text += "0"
+        elif kind in ("obj_first", "obj_next"):
+            text += "}"
+        elif kind in ("arr_first", "arr_next"):
+            text += "]"
+        elif kind == "objstart":
+            text += "{}"
+        elif kind == "name":
+            text += min((n for n in names if n.startswith(frame[1])), key=len)[len(frame[1]) :]
+            text += '"'
+    return text
+
+
 def call_stack() -> Stack:
     """The characters between ``<tool_call>`` and ``</tool_call>``."""
     return (
@@ -133,6 +160,7 @@ class ToolCallConstraint:
         # "close", "eos", "done".
         self.segment = "open"
         self.reasoned = 0
+        self.json_tokens = 0
         self.stack: Stack = ()
 
     def allowed(self) -> list[int] | None:
@@ -147,6 +175,13 @@ class ToolCallConstraint:
             return [self.call_close]
         if self.segment == "eos" or self.segment == "done":
             return [self.eos_id]
+        if self.segment == "json" and self.json_tokens >= JSON_BUDGET:
+            closing = shortest_completion(self.stack, self.names)
+            return [
+                token
+                for token, text in enumerate(self.texts)
+                if token not in self.special_ids and text and closing.startswith(text)
+            ]
         return [
             token
             for token, text in enumerate(self.texts)
@@ -187,6 +222,7 @@ class ToolCallConstraint:
             stack = self._advance_text(self.texts[token])
             assert stack is not None, "a masked token was sampled"
             self.stack = stack
+            self.json_tokens += self.segment == "json"
             if not stack:
                 if self.segment == "gap":
                     self.segment = "call"

@@ -71,12 +71,18 @@ def _content_text(content: Any, where: str) -> str | None:
         parts = []
         for part in content:
             if not isinstance(part, Mapping) or part.get("type") not in ("text", "input_text"):
-                raise RequestError(f"{where}.content: only text parts are supported", param=where)
+                raise RequestError(
+                    f"{where}.content: only text parts are supported", param="messages"
+                )
             if not isinstance(part.get("text"), str):
-                raise RequestError(f"{where}.content: a text part needs a string 'text'")
+                raise RequestError(
+                    f"{where}.content: a text part needs a string 'text'", param="messages"
+                )
             parts.append(part["text"])
         return "".join(parts)
-    raise RequestError(f"{where}.content must be a string or a list of text parts", param=where)
+    raise RequestError(
+        f"{where}.content must be a string or a list of text parts", param="messages"
+    )
 
 
 def _id_list(value: Any, where: str, vocab_size: int) -> list[int]:
