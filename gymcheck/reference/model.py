@@ -124,6 +124,7 @@ def ensure_reference_model(cache_dir: Path | None = None) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
         try:
             build_reference_model(tmp)
+            tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary directory
             if target.exists():  # a stale, incomplete directory from an interrupted build
                 shutil.rmtree(target, ignore_errors=True)
             os.replace(tmp, target)
