@@ -109,3 +109,5 @@ def sentencepiece_tokenizer(sentencepiece_dir: Path):
     from gymcheck.loading import load_tokenizer
 
     return load_tokenizer(sentencepiece_dir)
+
+pytest_plugins = ["vllm_peer"]

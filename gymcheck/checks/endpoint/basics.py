@@ -15,6 +15,8 @@ from gymcheck.openai_client import EndpointCallError
 from gymcheck.report import Status
 from gymcheck.tokeninfo import extract_token_info
 
+TOOL_ATTEMPTS = 3
+
 
 def check_models(probe: Probe, wanted: str | None) -> None:
     try:
@@ -122,34 +124,42 @@ def _tool_call_problem(message: Mapping[str, Any]) -> str | None:
 
 
 def check_tool_calls(probe: Probe) -> None:
-    try:
-        completion = post_chat(probe, tool_body(probe.model))
-    except EndpointCallError as exc:
-        probe.note_call_failure(exc)
-        probe.record(
-            "tool_calls",
-            Status.FAIL,
-            f"a request with tools and tool_choice 'required' failed: {cause_text(exc)}",
-            fix=FIXES["tool_calls"],
-        )
-        return
-    problem = _tool_call_problem(completion.message)
-    if problem is not None:
+    # A sampled call can run out of tokens inside a string argument (finish_reason "length");
+    # that says nothing about the server, so such an attempt is repeated.
+    attempt = 0
+    while attempt < TOOL_ATTEMPTS:
+        attempt += 1
+        try:
+            completion = post_chat(probe, tool_body(probe.model))
+        except EndpointCallError as exc:
+            probe.note_call_failure(exc)
+            probe.record(
+                "tool_calls",
+                Status.FAIL,
+                f"a request with tools and tool_choice 'required' failed: {cause_text(exc)}",
+                fix=FIXES["tool_calls"],
+            )
+            return
+        problem = _tool_call_problem(completion.message)
         finish = completion.choice.get("finish_reason")
+        if problem is None or finish != "length":
+            break
+    if problem is not None:
         probe.record(
             "tool_calls",
             Status.FAIL,
-            f"tool_choice 'required' gave {problem} (finish_reason {finish})",
+            f"tool_choice 'required' gave {problem} (finish_reason {finish}, attempt {attempt})",
             fix=FIXES["tool_calls"],
         )
         return
     probe.tool_turn = completion
     calls = completion.message["tool_calls"]
     first = calls[0]["function"]
+    retried = f" (attempt {attempt}: earlier ones ran out of max_tokens)" if attempt > 1 else ""
     probe.record(
         "tool_calls",
         Status.PASS,
-        f"{len(calls)} tool call(s) parsed, first {first['name']}({first['arguments']})",
+        f"{len(calls)} tool call(s) parsed, first {first['name']}({first['arguments']}){retried}",
     )
 
 

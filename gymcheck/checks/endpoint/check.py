@@ -65,9 +65,14 @@ def _run(probe: Probe, model: str | None, tokenizer: Any, *, burst: int, concurr
         return
     probe.details["model"] = probe.model
     check_chat(probe)
-    if probe.dead:
+    if probe.chat is None:
+        # Every later probe is a chat completion too: one failure, stated once.
+        reason = probe.dead or "needs a working chat completion"
         for name in STEP_NAMES[2:]:
-            probe.record(name, Status.SKIP, f"skipped: {probe.dead}")
+            if name == "bad_request" and not probe.dead:
+                check_bad_request(probe)
+            else:
+                probe.record(name, Status.SKIP, f"skipped: {reason}")
         return
     check_tool_calls(probe)
     _resolve_tokenizer(probe, tokenizer)
