@@ -60,6 +60,7 @@ class TrainModel:
 
     def logits(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits ``[1, T, V]`` for ``input_ids [1, T]``; ``ModelLoadError`` on another shape."""
+        input_ids = input_ids.to(self.device)
         if self.is_hf:
             out = self.module(input_ids=input_ids, use_cache=False)
         else:
@@ -74,6 +75,14 @@ class TrainModel:
                 f"expected logits [1, T, V] for input_ids {tuple(input_ids.shape)}"
             )
         return logits
+
+    @property
+    def device(self) -> Any:
+        """Where the weights are (the first parameter's device; CPU without parameters)."""
+        import torch
+
+        first = next(iter(self.module.parameters()), None)
+        return first.device if first is not None else torch.device("cpu")
 
     def decode(self, token_ids: Sequence[int]) -> str:
         """Text of ``token_ids``; ``<id>`` placeholders when there is no tokenizer."""
@@ -124,11 +133,25 @@ def _load_factory(spec: str) -> Any:
         raise ModelLoadError(f"{spec}() failed: {_one_line(exc)}") from exc
 
 
-def load_train_model(path_or_factory: str, *, dtype: str = "float32") -> TrainModel:
+def load_train_model(
+    path_or_factory: str, *, dtype: str = "float32", device: str | None = None
+) -> TrainModel:
     """The training model from a Hugging Face directory or a ``module:factory`` path.
 
-    Nothing is downloaded. Raises ``ModelLoadError`` with a one-line reason on failure.
+    ``device`` (e.g. ``"cuda"``) moves the weights there; by default they stay where they were
+    loaded (the CPU for a directory). Nothing is downloaded. Raises ``ModelLoadError`` with a
+    one-line reason on failure.
     """
+    model = _load_train_model(path_or_factory, dtype=dtype)
+    if device is not None:
+        try:
+            model.module.to(device)
+        except Exception as exc:
+            raise ModelLoadError(f"cannot move the model to {device!r}: {_one_line(exc)}") from exc
+    return model
+
+
+def _load_train_model(path_or_factory: str, *, dtype: str) -> TrainModel:
     reason = torch_missing_reason()
     if reason:
         raise ModelLoadError(reason)
@@ -328,8 +351,10 @@ def next_token_logprobs(
     """
     import torch
 
+    token_ids = token_ids.to(logits.device)
     if positions is None:
-        positions = torch.arange(1, token_ids.shape[0], device=token_ids.device)
+        positions = torch.arange(1, token_ids.shape[0], device=logits.device)
+    positions = positions.to(logits.device)
     out = []
     for begin in range(0, positions.shape[0], chunk):
         pos = positions[begin : begin + chunk]

@@ -76,12 +76,14 @@ def baseline(model: TrainModel, records: list[dict]) -> int:
     """A plain forward over each sequence + the generated tokens' log-probs; tokens scored."""
     scored = 0
     for sample in build_samples(records).samples:
-        ids = torch.tensor([sample.sequence.token_ids])
-        positions = torch.tensor([i for span in sample.spans for i in range(span.start, span.end)])
+        device = model.device
+        ids = torch.tensor([sample.sequence.token_ids], device=device)
+        spans = [i for span in sample.spans for i in range(span.start, span.end)]
+        positions = torch.tensor(spans, device=device)
         with torch.no_grad():
             logits = model.module(input_ids=ids, use_cache=False).logits[0]
             rows = torch.log_softmax(logits[positions - 1].float(), dim=-1)
-            rows.gather(-1, ids[0, positions].unsqueeze(-1))
+            rows.gather(-1, ids[0, positions].unsqueeze(-1)).tolist()  # waits for the device
         scored += positions.numel()
     return scored
 
@@ -103,10 +105,12 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     model = build_model(args)
+    model.module.to(args.device)
     records = make_records(model, args)
     check(model, records[:1])  # warm-up
     times: dict[str, list[float]] = {"baseline": [], "check": []}
@@ -120,7 +124,7 @@ def main() -> None:
     print(
         f"model: Qwen2 {params / 1e6:.1f}M params, vocab {args.vocab}, {args.layers} layers, "
         f"hidden {args.hidden}; {args.rollouts} rollouts x 2 turns, prompt {args.prompt}, "
-        f"{args.generated} generated per turn; torch threads {args.threads}; "
+        f"{args.generated} generated per turn; {args.device}, torch threads {args.threads}; "
         f"median of {args.repeats}"
     )
     print("| run | median s | tokens | tokens/s |")

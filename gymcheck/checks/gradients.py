@@ -344,7 +344,7 @@ class _GradientRun:
     def _mean_over(logprobs: Any, mask: list[int]) -> Any:
         import torch
 
-        weights = torch.tensor(mask[1:], dtype=logprobs.dtype)
+        weights = torch.tensor(mask[1:], dtype=logprobs.dtype, device=logprobs.device)
         return (logprobs * weights).sum() / weights.sum().clamp(min=1.0)
 
     def _forward_backward(
@@ -416,7 +416,7 @@ class _GradientRun:
         """Logit rows ``t - 1`` with a non-zero gradient although token ``t`` was not generated."""
         import torch
 
-        generated = torch.tensor(sample.generated_mask[1:], dtype=torch.bool)
+        generated = torch.tensor(sample.generated_mask[1:], dtype=torch.bool, device=grad.device)
         nonzero = (grad[:-1] != 0).any(dim=-1)
         leaking = (nonzero & ~generated).nonzero().flatten()
         if leaking.numel() == 0:

@@ -31,7 +31,7 @@ from gymcheck.training import (
 
 CHECK_ID = "logprob_agreement"
 MAX_WORST_TOKENS = 5
-_PROBE_ROWS = 256
+_PROBE_ROWS = 128
 _IMPROVES = 0.1  # a hypothesis explains the mismatch when it cuts the KL tenfold
 
 Progress = Callable[[int], None]
@@ -54,7 +54,8 @@ class Agreement:
     )
     """For shift s: (gen[i], train[i - s]) inside each generation."""
     probe_logits: Any = None
-    """Logit rows ``[K, V]`` (float32) at up to 256 generated positions, to fit a temperature."""
+    """Logit rows ``[K, V]`` (float32, CPU) at the first 128 generated positions: enough to fit
+    a temperature or a top-k/top-p cut on failure, small enough to keep for any vocabulary."""
     probe_tokens: list[int] = field(default_factory=list)
     probe_gen: list[float] = field(default_factory=list)
     rollouts: int = 0
@@ -130,12 +131,12 @@ def _score_sample(model: TrainModel, sample: TrainingSample, agreement: Agreemen
                 if span.start <= i - shift < span.end and (i - shift) in trained:
                     agreement.shifted[shift][0].append(gen)
                     agreement.shifted[shift][1].append(trained[i - shift])
-            if len(agreement.probe_gen) + len(probe_rows) < _PROBE_ROWS:
+            if len(agreement.probe_gen) < _PROBE_ROWS:
                 probe_rows.append(i)
                 agreement.probe_gen.append(gen)
                 agreement.probe_tokens.append(int(sample.sequence.token_ids[i]))
     if probe_rows:
-        rows = logits[torch.tensor(probe_rows) - 1].float()
+        rows = logits[torch.tensor(probe_rows, device=logits.device) - 1].float().cpu()
         agreement.probe_logits = (
             rows if agreement.probe_logits is None else torch.cat([agreement.probe_logits, rows])
         )
