@@ -168,6 +168,7 @@ def _load_train_model(path_or_factory: str, *, dtype: str) -> TrainModel:
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # gymcheck draws its own progress; keep stderr clean
         try:
             module = AutoModelForCausalLM.from_pretrained(
                 str(path), dtype=torch_dtype, local_files_only=True

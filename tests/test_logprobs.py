@@ -247,3 +247,15 @@ def test_logprobs_length_mismatch_is_skipped_not_misaligned(policy, records):
     assert result.status is Status.PASS
     assert result.details["rollouts"] == 2
     assert "12 token_ids but 11 generation_logprobs" in result.details["skipped"][0]
+
+
+def test_bf16_engine_vs_fp32_trainer_is_named_dtype(policy):
+    engine = load_train_model(str(tiny_policy_dir()), dtype="bfloat16")
+    records = sample_records(engine, engine.tokenizer, temperature=1.0, count=3)
+    # bf16 noise sits under the default limits (as NeMo RL intends) ...
+    assert check_logprob_agreement(records, policy).status is Status.PASS
+    # ... and a strict limit shows it, named for what it is.
+    strict = check_logprob_agreement(records, policy, max_kl=1e-5)
+    assert strict.status is Status.FAIL
+    assert strict.findings[0].cause == "dtype_mismatch"
+    assert "float32" in strict.findings[0].message

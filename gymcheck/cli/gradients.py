@@ -69,6 +69,10 @@ def gradients(
     dtype: Annotated[
         str, typer.Option("--dtype", help="float32, bfloat16, float16 or float64.")
     ] = "float32",
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="Where to run the training model (cpu, cuda, cuda:1)."),
+    ] = None,
     tokenizer: Annotated[
         str | None,
         typer.Option("--tokenizer", help="Tokenizer for decoded text (default: the model's)."),
@@ -91,7 +95,7 @@ def gradients(
 
     with usage_errors():
         records, notes = read_records(rollouts)
-        model = load_train_model(train_model, dtype=dtype)
+        model = load_train_model(train_model, dtype=dtype, device=device)
         loaded_tokenizer = None
         if tokenizer is not None:
             from gymcheck.loading import load_tokenizer
