@@ -138,7 +138,7 @@ def mask_findings(sample: TrainingSample, model: TrainModel) -> list[Finding]:
     """The loss mask against the generated tokens: empty, shifted, covering prompt, partial."""
     mask = [1 if m else 0 for m in sample.sequence.loss_mask]
     ids = sample.sequence.token_ids
-    where = {"rollout_index": sample.rollout_index}
+    where: dict[str, Any] = {"rollout_index": sample.rollout_index}
     if len(mask) != len(ids):
         return [
             Finding(
@@ -163,7 +163,7 @@ def mask_findings(sample: TrainingSample, model: TrainModel) -> list[Finding]:
         return []
     first = next(i for i, (m, e) in enumerate(zip(mask, expected, strict=True)) if m != e)
     context = ids[max(0, first - _CONTEXT) : first + _CONTEXT]
-    common = {
+    common: dict[str, Any] = {
         "token_index": first,
         "turn": sample.turn_at(first) or sample.turn_at(first - 1) or sample.turn_at(first + 1),
         "fix": _FIX_MASK,
