@@ -16,6 +16,7 @@ from gymcheck.reference.gym.agent import (
     Agent,
     AgentConfig,
     chat_tools,
+    create_agent_app,
     output_items,
     to_chat_messages,
 )
@@ -255,3 +256,83 @@ def test_each_model_call_ends_in_its_token_carrier(model_server, multi_step_reso
         assert all("generation_token_ids" not in i for i in items[:-1])
         assert items[-1]["generation_token_ids"]
         assert len(items[-1]["generation_log_probs"]) == len(items[-1]["generation_token_ids"])
+
+
+@pytest.fixture(scope="module")
+def form3_proxy(model_server: str) -> Iterator[str]:
+    """A fault proxy in front of the real server that strips token forms 1 and 2, leaving only
+    ``token_id:<id>`` logprob strings (vLLM with ``--return-tokens-as-token-ids`` alone)."""
+    app = FastAPI()
+
+    async def forward(path: str, body: bytes) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=60) as client:
+            return await client.post(
+                model_server + path, content=body, headers={"Content-Type": "application/json"}
+            )
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> dict:
+        completion = (await forward("/v1/chat/completions", await request.body())).json()
+        completion.pop("prompt_token_ids", None)
+        choice = completion["choices"][0]
+        choice.pop("token_ids", None)
+        for key in ("prompt_token_ids", "generation_token_ids", "generation_log_probs"):
+            choice["message"].pop(key, None)
+        return completion
+
+    @app.post("/tokenize")
+    async def tokenize(request: Request) -> Response:
+        answer = await forward("/tokenize", await request.body())
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+    with BackgroundServer(app) as proxy:
+        yield proxy.url
+
+
+def test_form3_prompt_ids_come_from_tokenize(form3_proxy, model_server, multi_step_resources):
+    from gymcheck.checks.continuity import check_token_continuity
+    from gymcheck.tokeninfo import extract_token_info
+
+    row = tasks.multi_step_tasks(96)[2]
+    agent = _agent(form3_proxy, multi_step_resources)
+    record = agent.run(row)
+    carriers = [i for i in record["response"]["output"] if "generation_token_ids" in i]
+    assert len(carriers) >= 2
+
+    # The first call's prompt ids are what the real server reports for the same request.
+    params = row["responses_create_params"]
+    messages = to_chat_messages(
+        [{"role": m["role"], "content": m["content"]} for m in params["input"]]
+    )
+    body = agent.chat_request(params, messages, "gymcheck-tiny", row["seed"] * 1000 + 1)
+    direct = httpx.post(model_server + "/v1/chat/completions", json=body, timeout=60).json()
+    info = extract_token_info(direct)
+    assert info is not None and info.form == "message_fields"
+    assert carriers[0]["prompt_token_ids"] == info.prompt_token_ids
+    assert carriers[0]["generation_token_ids"] == info.generation_token_ids  # same seed
+    assert check_token_continuity([record]).status.value == "pass"
+
+
+def test_agent_app_serves_run_and_responses(model_server, multi_step_resources):
+    config = AgentConfig(
+        name="multi_step_agent",
+        resources_url=multi_step_resources,
+        model_base_url=model_server,
+        max_steps=2,
+        timeout=60,
+    )  # no model name: the agent asks /v1/models
+    row = tasks.multi_step_tasks(96)[0]
+    with BackgroundServer(create_agent_app(config)) as agent:
+        response = httpx.post(
+            agent.url + "/v1/responses", json=row["responses_create_params"], timeout=120
+        ).json()
+        record = httpx.post(agent.url + "/run", json=row, timeout=120).json()
+        bad = httpx.post(agent.url + "/run", json={"input": []}, timeout=10)
+    assert response["object"] == "response" and response["model"] == "gymcheck-tiny"
+    assert any(i["type"] == "function_call_output" for i in response["output"])
+    # max_steps bounds the episode: a tool call leads to a second model call, and no third.
+    carriers = [i for i in record["response"]["output"] if "generation_token_ids" in i]
+    assert len(carriers) == (2 if carriers[0]["type"] == "function_call" else 1)
+    assert "reward" in record
+    assert bad.status_code == 422
+    assert bad.json()["error"]["message"] == "the row has no 'responses_create_params' object"

@@ -196,10 +196,12 @@ def _split_think(content: str) -> tuple[str | None, str]:
 
 def output_items(message: Mapping[str, Any]) -> list[Item]:
     """The Responses-API output items of one chat completion message."""
-    content = message.get("content") if isinstance(message.get("content"), str) else ""
-    reasoning = message.get("reasoning_content")
-    if not isinstance(reasoning, str):
-        reasoning = message.get("reasoning") if isinstance(message.get("reasoning"), str) else None
+    raw_content = message.get("content")
+    content: str = raw_content if isinstance(raw_content, str) else ""
+    reasoning: str | None = next(
+        (v for k in ("reasoning_content", "reasoning") if isinstance(v := message.get(k), str)),
+        None,
+    )
     if reasoning is None:
         reasoning, content = _split_think(content)
     items: list[Item] = []
