@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 REFERENCE_MODEL_NAME = "gymcheck-tiny"
 
 # Bump when anything below changes what gets built: the cache key includes it.
-BUILD_REVISION = 2
+BUILD_REVISION = 3
 SEED = 1234
 VOCAB_SIZE = 2048
 TOKENIZER_EPISODES = 400
@@ -45,6 +46,8 @@ BATCH_SIZE = 8
 LEARNING_RATE = 3e-3
 WARMUP_STEPS = 20
 MAX_POSITION_EMBEDDINGS = 4096
+SPLIT_RATE = 0.04
+"""Share of multi-character prose tokens the training data writes as two pieces."""
 
 MODEL_CONFIG: dict[str, Any] = {
     "hidden_size": 128,
@@ -86,7 +89,7 @@ def build_key() -> str:
         "seed": SEED,
         "vocab": VOCAB_SIZE,
         "episodes": [TOKENIZER_EPISODES, TRAIN_EPISODES],
-        "train": [TRAIN_STEPS, BATCH_SIZE, LEARNING_RATE, WARMUP_STEPS],
+        "train": [TRAIN_STEPS, BATCH_SIZE, LEARNING_RATE, WARMUP_STEPS, SPLIT_RATE],
         "model": MODEL_CONFIG,
         "template": CHAT_TEMPLATE,
         "corpus": hashlib.sha256(_corpus_text().encode()).hexdigest(),
@@ -259,9 +262,54 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
+def _prose_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of reasoning and answer text (not tool calls, not template markup)."""
+    spans = []
+    for match in re.finditer(r"<think>\n(.*?)\n</think>\n\n(.*?)<\|im_end\|>", text, re.DOTALL):
+        spans.append(match.span(1))
+        if "<tool_call>" not in match.group(2):
+            spans.append(match.span(2))
+    return spans
+
+
+def _split_some_tokens(
+    tokenizer: PreTrainedTokenizerFast,
+    ids: list[int],
+    offsets: list[tuple[int, int]],
+    prose: list[tuple[int, int]],
+    rng: random.Random,
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """Write some prose tokens as two pieces: same text, not the canonical ids.
+
+    A model trained on this samples such splits itself, at temperature 1, which is what the
+    ``retokenize`` fault needs to be visible (a re-tokenized history differs in its ids).
+    """
+    out_ids: list[int] = []
+    out_offsets: list[tuple[int, int]] = []
+    for token, (lo, hi) in zip(ids, offsets, strict=True):
+        if (
+            hi - lo >= 2
+            and any(b <= lo and hi <= e for b, e in prose)
+            and rng.random() < SPLIT_RATE
+        ):
+            text = tokenizer.decode([token])
+            cut = rng.randint(1, max(1, len(text) - 1))
+            pieces = tokenizer.encode(text[:cut], add_special_tokens=False) + tokenizer.encode(
+                text[cut:], add_special_tokens=False
+            )
+            if len(pieces) > 1 and tokenizer.decode(pieces) == text:
+                out_ids += pieces
+                out_offsets += [(lo, hi)] * len(pieces)
+                continue
+        out_ids.append(token)
+        out_offsets.append((lo, hi))
+    return out_ids, out_offsets
+
+
 def _training_examples(tokenizer: PreTrainedTokenizerFast) -> list[tuple[list[int], list[int]]]:
     """(ids, labels) per episode; labels are -100 outside the assistant's generations."""
     start_marker = "<|im_start|>assistant\n"
+    rng = random.Random(SEED + 3)
     examples = []
     for messages, tools in make_episodes(SEED + 2, TRAIN_EPISODES):
         text = _render(messages, tools)
@@ -273,10 +321,12 @@ def _training_examples(tokenizer: PreTrainedTokenizerFast) -> list[tuple[list[in
             spans.append((begin, end))
             pos = text.find(start_marker, end)
         encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        ids = encoded["input_ids"]
+        ids, offsets = _split_some_tokens(
+            tokenizer, encoded["input_ids"], encoded["offset_mapping"], _prose_spans(text), rng
+        )
         labels = [
             token if any(b <= lo and hi <= e for b, e in spans) else -100
-            for token, (lo, hi) in zip(ids, encoded["offset_mapping"], strict=True)
+            for token, (lo, hi) in zip(ids, offsets, strict=True)
         ]
         examples.append((ids, labels))
     return examples
