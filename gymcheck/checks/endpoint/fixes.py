@@ -10,11 +10,12 @@ FIXES: dict[str, str] = {
     "tool_calls": "enable tool calling: vLLM --enable-auto-tool-choice --tool-call-parser hermes "
     "(Qwen) ; SGLang --tool-call-parser qwen25; NeMo RL: set the vLLM tool parser in the "
     "generation config; give the model enough max_tokens to close the call",
-    "token_info": 'return token ids: vLLM >= 0.10.2 honours "return_token_ids": true (form 2), '
-    "or start it with --return-tokens-as-token-ids (form 3); SGLang: --enable-return-token-ids "
-    "/ return_text_in_logprobs; NeMo RL: expose_http_server: true serves form 1; keep "
-    "logprobs: true and top_logprobs: 0 in the request (NeMo Gym's vllm_model with "
-    "return_token_id_information: true sends them)",
+    "token_info": 'return token ids: vLLM honours "return_token_ids": true in the request '
+    "(form 2), or start it with --return-tokens-as-token-ids (form 3); NeMo RL: "
+    "expose_http_server: true serves form 1; SGLang's chat route returns no token ids "
+    "(patch it or put a vLLM/NeMo RL server behind Gym); keep logprobs: true and "
+    "top_logprobs: 0 in the request (NeMo Gym's vllm_model sends them with "
+    "return_token_id_information: true)",
     "counts": "the server must return exactly one logprob per generated token and usage counts "
     "that match the ids; a proxy or post-processing that trims tokens breaks training",
     "tokenize": "/tokenize must render the chat template exactly as the completion does: same "
