@@ -13,11 +13,16 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 
-def _quiet_offline_env() -> None:
+def quiet_transformers() -> None:
+    """Offline, no progress bars, errors only: gymcheck draws its own output."""
     # gymcheck never reaches a hub: fail fast instead of retrying a network that is not there.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 @lru_cache(maxsize=8)
@@ -26,11 +31,9 @@ def load_tokenizer(path_or_name: str | os.PathLike[str]) -> PreTrainedTokenizerB
 
     Raises ``TokenizerLoadError`` with a one-line reason when it cannot be loaded.
     """
-    _quiet_offline_env()
+    quiet_transformers()
     from transformers import AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
     source = str(path_or_name)
     path = Path(source).expanduser()
     if path.exists() and not path.is_dir():

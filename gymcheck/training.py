@@ -161,14 +161,11 @@ def _load_train_model(path_or_factory: str, *, dtype: str) -> TrainModel:
     source = str(path_or_factory)
     path = Path(source).expanduser()
     if path.is_dir():
-        from gymcheck.loading import _quiet_offline_env
+        from gymcheck.loading import quiet_transformers
 
-        _quiet_offline_env()
+        quiet_transformers()
         from transformers import AutoModelForCausalLM
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()  # gymcheck draws its own progress; keep stderr clean
         try:
             module = AutoModelForCausalLM.from_pretrained(
                 str(path), dtype=torch_dtype, local_files_only=True

@@ -13,12 +13,13 @@ and passes its arguments as an object (see ``constrained.py``).
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymcheck.loading import load_tokenizer
+from gymcheck.loading import load_tokenizer, quiet_transformers
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class Engine:
         import torch
         from transformers import AutoModelForCausalLM
 
+        quiet_transformers()
         self.model_dir = Path(model_dir)
         self.tokenizer = load_tokenizer(str(self.model_dir))
         self.model = AutoModelForCausalLM.from_pretrained(
@@ -115,12 +117,14 @@ class Engine:
         next_input = torch.tensor([prompt_ids], dtype=torch.long)
         with torch.inference_mode():
             for _ in range(params.max_tokens):
-                out = self.model(input_ids=next_input, past_key_values=past, use_cache=True)
+                with warnings.catch_warnings():
+                    # transformers 5.2x renames past_key_values; the old name works everywhere.
+                    warnings.simplefilter("ignore", FutureWarning)
+                    out = self.model(input_ids=next_input, past_key_values=past, use_cache=True)
                 past = out.past_key_values
-                logits = out.logits[0, -1].float()[: self.vocab_size]
-                if constraint is not None:
-                    logits = constraint.mask(logits)
-                token, logprob, top = _sample(logits, params, generator)
+                model_logits = out.logits[0, -1].float()[: self.vocab_size]
+                allowed = model_logits if constraint is None else constraint.mask(model_logits)
+                token, logprob, top = _sample(allowed, model_logits, params, generator)
                 result.token_ids.append(token)
                 result.logprobs.append(logprob)
                 if params.top_logprobs:
@@ -135,17 +139,23 @@ class Engine:
 
 
 def _sample(
-    logits: Any, params: SamplingParams, generator: Any
+    allowed_logits: Any, model_logits: Any, params: SamplingParams, generator: Any
 ) -> tuple[int, float, list[tuple[int, float]]]:
+    """Sample from ``allowed_logits`` (the grammar applied); report the model's log-probs.
+
+    The reported log-probs come from ``model_logits`` after temperature, before top-p and the
+    tool-call grammar: what a trainer recomputes from the same weights, as vLLM reports too.
+    """
     import torch
 
     greedy = params.temperature <= 0
-    scaled = logits if greedy else logits / params.temperature
-    logprobs = torch.log_softmax(scaled, dim=-1)
+    temperature = 1.0 if greedy else params.temperature
+    logprobs = torch.log_softmax(model_logits / temperature, dim=-1)
+    sampling = torch.log_softmax(allowed_logits / temperature, dim=-1)
     if greedy:
-        token = int(torch.argmax(logprobs))
+        token = int(torch.argmax(sampling))
     else:
-        probs = logprobs.exp()
+        probs = sampling.exp()
         if params.top_p < 1.0:
             sorted_probs, order = torch.sort(probs, descending=True)
             keep = torch.cumsum(sorted_probs, 0) - sorted_probs < params.top_p

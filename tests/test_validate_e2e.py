@@ -1,0 +1,126 @@
+"""`gymcheck validate` and `gymcheck demo --fault` end to end: real processes, real servers on
+loopback, the embedded reference stack with its real tiny model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import orjson
+import pytest
+
+from gymcheck.reference.faults import FAULTS, Fault
+from gymcheck.suite import CHECK_ORDER
+
+pytestmark = pytest.mark.slow
+
+# The finding each fault must produce in the check meant to catch it: (code, cause or None).
+EXPECTED_FINDING: dict[Fault, tuple[str, str | None]] = {
+    Fault.RETOKENIZE: ("continuity_break", "retokenized"),
+    Fault.STRIP_REASONING: ("continuity_break", "reasoning_stripped"),
+    Fault.TRUNCATE_HISTORY: ("continuity_break", "history_truncated"),
+    Fault.REWARD_OUT_OF_RANGE: ("reward_invalid", None),
+}
+# http_endpoint faults are named by the sub-check (step) that must fail.
+EXPECTED_FAILING_STEP: dict[Fault, str] = {
+    Fault.DROP_TOKEN_IDS: "token_info",
+    Fault.BAD_LOGPROBS: "counts",
+    Fault.TOP_LOGPROBS_NULL: "top_logprobs_null",
+}
+
+
+def gymcheck(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gymcheck", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def checks_by_id(report: dict) -> dict[str, dict]:
+    return {check["id"]: check for check in report["checks"]}
+
+
+def test_validate_passes_on_the_embedded_stack(tmp_path: Path) -> None:
+    out = {name: tmp_path / f"report.{name}" for name in ("json", "xml", "html")}
+    rollouts = tmp_path / "rollouts.jsonl"
+    run = gymcheck(
+        "validate",
+        "--json",
+        str(out["json"]),
+        "--junit",
+        str(out["xml"]),
+        "--html",
+        str(out["html"]),
+        "--save-rollouts",
+        str(rollouts),
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.rstrip().endswith("🎉 All validations passed! Your integration is ready.")
+    assert "Traceback" not in run.stdout + run.stderr
+
+    report = orjson.loads(out["json"].read_bytes())
+    assert report["passed"] is True
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    assert list(statuses) == list(CHECK_ORDER)
+    assert set(statuses.values()) == {"pass"}, statuses
+    assert report["findings"] == [] or all(f["severity"] != "error" for f in report["findings"])
+
+    suite = ET.parse(out["xml"]).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == str(len(CHECK_ORDER))
+    assert suite.get("failures") == "0" and suite.get("errors") == "0"
+    assert out["html"].read_text().startswith("<!doctype html>")
+
+    # What the embedded stack collected is a NeMo Gym JSONL that `gymcheck rollouts` accepts.
+    lines = rollouts.read_bytes().splitlines()
+    assert len(lines) >= 4
+    records = [orjson.loads(line) for line in lines]
+    assert any(
+        sum("generation_token_ids" in item for item in r["response"]["output"]) >= 2
+        for r in records
+    )
+    scan = gymcheck("rollouts", str(rollouts))
+    assert scan.returncode == 0, scan.stdout + scan.stderr
+
+
+@pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.value)
+def test_each_fault_fails_its_check_and_nothing_before_it(fault: Fault, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    run = gymcheck("demo", "--fault", fault.value, "--json", str(out))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    report = orjson.loads(out.read_bytes())
+    checks = checks_by_id(report)
+    target = FAULTS[fault].caught_by
+    assert checks[target]["status"] == "fail", checks[target]
+
+    before = CHECK_ORDER[: CHECK_ORDER.index(target)]
+    assert {cid: checks[cid]["status"] for cid in before} == dict.fromkeys(before, "pass")
+
+    if fault in EXPECTED_FINDING:
+        code, cause = EXPECTED_FINDING[fault]
+        hits = [f for f in report["findings"] if f["code"] == code]
+        assert hits, report["findings"]
+        if cause is not None:
+            assert {f.get("cause") for f in hits} == {cause}
+            assert all(f["turn"] >= 2 and f["token_index"] >= 0 for f in hits)
+    else:
+        failing = [s["name"] for s in checks[target]["steps"] if s["status"] == "fail"]
+        assert failing == [EXPECTED_FAILING_STEP[fault]], checks[target]["steps"]
+
+
+def test_unknown_fault_is_a_usage_error() -> None:
+    run = gymcheck("demo", "--fault", "no-such-fault")
+    assert run.returncode == 2
+    assert "known faults: retokenize" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_missing_rollouts_file_is_a_usage_error(tmp_path: Path) -> None:
+    run = gymcheck("validate", "--rollouts", str(tmp_path / "nope.jsonl"))
+    assert run.returncode == 2
+    assert "no such file" in run.stderr
