@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import httpx
@@ -114,8 +115,13 @@ def test_agent_faults_break_only_continuity_with_their_cause(fault: Fault, cause
     continuity = check_token_continuity(collection.records, tokenizer=tokenizer)
     assert continuity.status is Status.FAIL
     breaks = [f for f in continuity.findings if f.code == "continuity_break"]
-    assert breaks
-    assert {f.cause for f in breaks} == {cause}, [f.to_dict() for f in breaks]
+    causes = Counter(f.cause for f in breaks)
+    assert causes.most_common(1)[0][0] == cause, [f.to_dict() for f in breaks]
+    # Sent back as text, a tool call is what the server's parser made of it: arguments the
+    # model wrote in a form JSON does not keep (a float past double precision) re-render
+    # differently, which is `rerendered`, as on stock vLLM. Nothing else may appear.
+    tolerated = {"rerendered"} if fault is Fault.RETOKENIZE else set()
+    assert set(causes) <= {cause, *tolerated}, [f.to_dict() for f in breaks]
     assert all(f.turn is not None and f.turn >= 2 and f.token_index is not None for f in breaks)
 
 
