@@ -15,7 +15,7 @@ from gymcheck.openai_client import EndpointCallError
 from gymcheck.report import Status
 from gymcheck.tokeninfo import extract_token_info
 
-TOOL_ATTEMPTS = 3
+TOOL_ATTEMPTS = 4
 
 
 def check_models(probe: Probe, wanted: str | None) -> None:
@@ -103,7 +103,7 @@ def check_chat(probe: Probe) -> None:
     )
 
 
-def _tool_call_problem(message: Mapping[str, Any]) -> str | None:
+def tool_call_problem(message: Mapping[str, Any]) -> str | None:
     calls = message.get("tool_calls")
     if not isinstance(calls, list) or not calls:
         content = message.get("content")
@@ -140,7 +140,7 @@ def check_tool_calls(probe: Probe) -> None:
                 fix=FIXES["tool_calls"],
             )
             return
-        problem = _tool_call_problem(completion.message)
+        problem = tool_call_problem(completion.message)
         finish = completion.choice.get("finish_reason")
         if problem is None:
             break

@@ -8,7 +8,7 @@ from gymcheck.tokeninfo import GYM_TOKEN_REQUEST_PARAMS
 
 CHAT_MAX_TOKENS = 16
 # A Hermes tool call from a small or untrained model needs room to close its JSON.
-TOOL_MAX_TOKENS = 300
+TOOL_MAX_TOKENS = 512
 TURN2_MAX_TOKENS = 8
 BURST_MAX_TOKENS = 8
 
