@@ -248,10 +248,11 @@ def check_decode(probe: Probe) -> None:
         )
         return
     message = chat.message
-    content = message.get("content") if isinstance(message.get("content"), str) else ""
-    reasoning = next(
-        (message[k] for k in ("reasoning_content", "reasoning") if isinstance(message.get(k), str)),
-        "",
+    raw_content = message.get("content")
+    content: str = raw_content if isinstance(raw_content, str) else ""
+    reasoning_keys = ("reasoning_content", "reasoning")
+    reasoning: str = next(
+        (str(message[k]) for k in reasoning_keys if isinstance(message.get(k), str)), ""
     )
     if decoded == content or decoded.strip() == content.strip():
         probe.record(
