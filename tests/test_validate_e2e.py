@@ -17,6 +17,9 @@ from gymcheck.suite import CHECK_ORDER
 pytestmark = pytest.mark.slow
 
 # The finding each fault must produce in the check meant to catch it: (code, cause or None).
+# Sending history as text also re-serializes tool-call JSON (numbers lose digits), so under
+# `retokenize` some breaks are honestly `rerendered`; at least one must be `retokenized`.
+ALSO_ALLOWED: dict[Fault, set[str]] = {Fault.RETOKENIZE: {"rerendered"}}
 EXPECTED_FINDING: dict[Fault, tuple[str, str | None]] = {
     Fault.RETOKENIZE: ("continuity_break", "retokenized"),
     Fault.STRIP_REASONING: ("continuity_break", "reasoning_stripped"),
@@ -106,7 +109,9 @@ def test_each_fault_fails_its_check_and_nothing_before_it(fault: Fault, tmp_path
         hits = [f for f in report["findings"] if f["code"] == code]
         assert hits, report["findings"]
         if cause is not None:
-            assert {f.get("cause") for f in hits} == {cause}
+            causes = {f.get("cause") for f in hits}
+            assert cause in causes
+            assert causes <= {cause} | ALSO_ALLOWED.get(fault, set()), causes
             assert all(f["turn"] >= 2 and f["token_index"] >= 0 for f in hits)
     else:
         failing = [s["name"] for s in checks[target]["steps"] if s["status"] == "fail"]
