@@ -28,6 +28,8 @@ _EXPORTS: dict[str, str] = {
     "to_message_log": "gymcheck.rollout",
     "to_training_sequence": "gymcheck.rollout",
     "load_tokenizer": "gymcheck.loading",
+    "SuiteConfig": "gymcheck.suite",
+    "run_suite": "gymcheck.suite",
     "check_record": "gymcheck.checks.records",
     "diagnose_continuity": "gymcheck.checks.continuity",
     "check_token_continuity": "gymcheck.checks.continuity",

@@ -43,6 +43,9 @@ PUBLIC = [
     "to_message_log",
     "to_training_sequence",
     "trainable_turns",
+    "check_token_roundtrip",
+    "SuiteConfig",
+    "run_suite",
 ]
 
 
