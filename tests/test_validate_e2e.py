@@ -129,3 +129,53 @@ def test_missing_rollouts_file_is_a_usage_error(tmp_path: Path) -> None:
     run = gymcheck("validate", "--rollouts", str(tmp_path / "nope.jsonl"))
     assert run.returncode == 2
     assert "no such file" in run.stderr
+
+
+def test_validate_through_a_gym_head_server_and_from_saved_rollouts(tmp_path: Path) -> None:
+    """Path (b), as against real NeMo Gym: discover the agent through the head server's
+    /server_instances and POST each task row to its /run. Then path (c): the saved JSONL."""
+    from gymcheck.reference.stack import start_stack
+
+    rows = tmp_path / "tasks.jsonl"
+    saved = tmp_path / "rollouts.jsonl"
+    report_path = tmp_path / "report.json"
+    with start_stack() as stack:
+        rows.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in stack.tasks))
+        run = gymcheck(
+            "validate",
+            "--base-url",
+            stack.base_url,
+            "--gym-url",
+            stack.gym_url,
+            "--input",
+            str(rows),
+            "--tokenizer",
+            str(stack.model_dir),
+            "--train-model",
+            str(stack.model_dir),
+            "--save-rollouts",
+            str(saved),
+            "--json",
+            str(report_path),
+        )
+    assert run.returncode == 0, run.stdout + run.stderr
+    statuses = {c["id"]: c["status"] for c in orjson.loads(report_path.read_bytes())["checks"]}
+    assert set(statuses.values()) == {"pass"}, statuses
+    assert len(saved.read_bytes().splitlines()) == len(stack.tasks)
+
+    offline = gymcheck(
+        "validate",
+        "--rollouts",
+        str(saved),
+        "--tokenizer",
+        str(stack.model_dir),
+        "--train-model",
+        str(stack.model_dir),
+        "--json",
+        str(report_path),
+    )
+    statuses = {c["id"]: c["status"] for c in orjson.loads(report_path.read_bytes())["checks"]}
+    # No endpoint in this run: it is skipped with the reason, and the rest still pass.
+    assert statuses.pop("http_endpoint") == "skip"
+    assert set(statuses.values()) == {"pass"}, statuses
+    assert offline.returncode == 1  # a required check was skipped, so the suite is not "passed"
