@@ -120,6 +120,9 @@ def test_perturbed_weights_fail_as_wrong_checkpoint(policy, records):
     assert result.status is Status.FAIL
     assert result.findings[0].cause == "wrong_checkpoint"
     assert result.details["gen_kl_error"] > 1e-2
+    # Tokens sampled from other weights lean the engine's way too, but not all of them as a
+    # grammar's masking does.
+    assert result.details["diagnosis"]["constrained"]["engine_higher_share"] < 0.99
 
 
 def test_logprobs_shifted_by_one_are_detected(policy, records):
@@ -139,6 +142,26 @@ def test_top_k_processed_logprobs_are_named(policy):
     assert result.status is Status.FAIL
     assert result.findings[0].cause == "processed_logprobs"
     assert result.details["mean_diff"] > 0
+
+
+def test_grammar_constrained_tokens_are_named(policy):
+    """Structured outputs mask the logits at some steps (here every third token may only be one
+    of a few JSON punctuation ids); the engine reports the masked distribution's log-probs."""
+    punctuation = sorted({i for text in ('{"', '":', "}") for i in policy.tokenizer.encode(text)})
+
+    def grammar(step: int) -> list[int] | None:
+        return punctuation if step % 3 == 0 else None
+
+    records = [
+        sample_record(policy, policy.tokenizer, "Hi?", temperature=1.0, seed=k, grammar=grammar)
+        for k in range(3)
+    ]
+    result = check_logprob_agreement(records, policy, temperature=1.0)
+    assert result.status is Status.FAIL
+    assert result.findings[0].cause == "constrained_decoding"
+    evidence = result.details["diagnosis"]["constrained"]
+    assert evidence["engine_higher_share"] == 1.0
+    assert evidence["agreeing_share"] >= 0.6
 
 
 def test_broken_continuity_scores_each_turn(policy, records):

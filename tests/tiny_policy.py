@@ -15,6 +15,7 @@ import functools
 import json
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,11 +99,14 @@ def sample_tokens(
     generator: Any,
     top_k: int | None = None,
     report: str = "processed",
+    grammar: Callable[[int], Sequence[int] | None] | None = None,
 ) -> tuple[list[int], list[float]]:
     """``count`` tokens sampled at ``temperature`` (and ``top_k``), each with a log-prob.
 
     ``report="processed"`` records the log-prob under the distribution sampled from (tempered,
     top-k renormalized); ``"raw"`` records it under the untouched logits, like vLLM's default.
+    ``grammar(step)`` returns the token ids a constrained decoder allows at that step (``None``:
+    any), masked before sampling, as structured outputs do.
     """
     import torch
 
@@ -115,6 +119,11 @@ def sample_tokens(
             if top_k is not None:
                 kth = torch.topk(scaled, top_k).values[-1]
                 scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+            allowed = grammar(len(generated)) if grammar is not None else None
+            if allowed is not None:
+                keep = torch.full_like(scaled, float("-inf"))
+                keep[list(allowed)] = 0.0
+                scaled = scaled + keep
             processed = torch.log_softmax(scaled, dim=-1)
             token = int(torch.multinomial(processed.exp(), 1, generator=generator))
             raw = torch.log_softmax(logits, dim=-1)

@@ -33,6 +33,11 @@ CHECK_ID = "logprob_agreement"
 MAX_WORST_TOKENS = 5
 _PROBE_ROWS = 128
 _IMPROVES = 0.1  # a hypothesis explains the mismatch when it cuts the KL tenfold
+_AGREE_TOLERANCE = 1e-3
+_MISMATCH_THRESHOLD = 0.1
+# Sampling from other weights also leans the engine's way, but not at every token.
+_CONSTRAINED_ENGINE_HIGHER_SHARE = 0.99
+_CONSTRAINED_MIN_MISMATCHED = 10
 
 Progress = Callable[[int], None]
 """Called with the number of rollouts scored since the last call."""
@@ -412,6 +417,24 @@ def fit_truncation(agreement: Agreement) -> tuple[str, float, float] | None:
     return min(candidates, key=lambda c: c[2])
 
 
+def constrained_evidence(agreement: Agreement) -> dict[str, Any]:
+    """How the disagreeing tokens lean: grammar masking only ever raises the engine's side."""
+    mismatched = agreeing = engine_higher = 0
+    for gen, train in zip(agreement.gen, agreement.train, strict=True):
+        delta = gen - train
+        if abs(delta) <= _AGREE_TOLERANCE:
+            agreeing += 1
+        elif abs(delta) > _MISMATCH_THRESHOLD:
+            mismatched += 1
+            engine_higher += delta > 0
+    total = max(agreement.n_tokens, 1)
+    return {
+        "mismatched": mismatched,
+        "agreeing_share": agreeing / total,
+        "engine_higher_share": engine_higher / mismatched if mismatched else 0.0,
+    }
+
+
 def diagnose(
     agreement: Agreement, metrics: Mapping[str, float], *, max_kl: float
 ) -> tuple[str, str, str, dict[str, Any]]:
@@ -477,7 +500,29 @@ def diagnose(
                 f"{kind} mask in the trainer before log_softmax",
                 evidence,
             )
-    # 4. Small symmetric noise is numerics; large differences are other weights.
+    # 4. Constrained decoding: a grammar (tool_choice "required", strict tool calls, guided
+    # JSON) masked the logits. The engine's log-prob is then of the masked, renormalized
+    # distribution, so it is never below the trainer's; unconstrained tokens agree.
+    constrained = constrained_evidence(agreement)
+    evidence["constrained"] = constrained
+    if (
+        constrained["mismatched"] >= _CONSTRAINED_MIN_MISMATCHED
+        and constrained["engine_higher_share"] >= _CONSTRAINED_ENGINE_HIGHER_SHARE
+    ):
+        return (
+            "constrained_decoding",
+            f"at all {constrained['mismatched']} disagreeing tokens the engine's log-prob is "
+            f"above the trainer's, never below ({constrained['agreeing_share']:.0%} of tokens "
+            "agree exactly): the engine sampled those tokens from a grammar-masked "
+            "distribution (structured outputs, tool_choice 'required', strict tool calls) and "
+            "reports its log-probs; the "
+            "policy that sampled them is not the model the trainer scores",
+            "train on rollouts generated without guided decoding (tool_choice 'auto', no "
+            "strict tool parsing), or mask the grammar-forced tokens out of the loss; an "
+            "importance-sampling correction with these log-probs is biased",
+            evidence,
+        )
+    # 5. Small symmetric noise is numerics; large differences are other weights.
     if metrics["max_abs_diff"] < 0.5 and metrics["token_mult_prob_error"] < 1.1:
         return (
             "dtype_mismatch",
