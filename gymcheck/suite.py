@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gymcheck.errors import UsageError
 from gymcheck.report import CheckResult, Finding, Report, Status
 from gymcheck.user_dirs import log_dir
 
@@ -118,6 +119,11 @@ def _embedded_stack(config: SuiteConfig) -> Iterator[Any]:
         return
     from gymcheck.reference.stack import start_stack
 
+    if config.base_url is None and not torch_available():
+        raise UsageError(
+            "the embedded reference stack runs a model on the CPU and needs torch: "
+            "pip install 'gymcheck[train]' (or pass --base-url to validate your own server)"
+        )
     with start_stack(
         fault=config.fault,
         base_url=config.base_url,
