@@ -6,7 +6,7 @@ import importlib
 
 from gymcheck.cli.app import app
 
-_COMMAND_MODULES = ("rollouts", "tokenizer", "endpoint", "gradients", "validate", "serve")
+_COMMAND_MODULES = ("validate", "endpoint", "tokenizer", "rollouts", "gradients", "serve")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"gymcheck.cli.{_name}")
