@@ -43,7 +43,11 @@ def _clip(text: str, width: int = 160) -> str:
 
 
 def render_finding(console: Console, finding: Finding) -> None:
-    where = [f"{finding.source}:{finding.line}" if finding.source and finding.line else None]
+    where = [
+        f"{finding.source}:{finding.line}"
+        if finding.source and finding.line
+        else (f"rollout {finding.rollout_index}" if finding.rollout_index is not None else None)
+    ]
     where += [f"turn {finding.turn}" if finding.turn is not None else None]
     where += [f"token {finding.token_index}" if finding.token_index is not None else None]
     location = ", ".join(w for w in where if w)
