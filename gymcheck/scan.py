@@ -111,7 +111,7 @@ def scan(
     if isinstance(tokenizer, str | os.PathLike):
         from gymcheck.loading import load_tokenizer
 
-        tokenizer = load_tokenizer(tokenizer)
+        tokenizer = load_tokenizer(str(tokenizer))
     result = ScanResult(files=[str(p) for p in files])
     if workers > 1:
         _scan_parallel(files, result, tokenizer, reward_range, workers, progress)

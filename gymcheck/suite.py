@@ -290,14 +290,21 @@ def _logprob_agreement(
 ) -> CheckResult:
     from gymcheck.checks.logprobs import check_logprob_agreement
 
+    total = len(inputs.records)
+    done = 0
+
+    def advance(step: int) -> None:
+        nonlocal done
+        done += step
+        if progress is not None:
+            progress("Recomputing log-probs", done, total)
+
     return check_logprob_agreement(
         inputs.records,
         model,
         tokenizer=inputs.tokenizer,
         temperature=config.temperature,
-        progress=(lambda done, total: progress("Recomputing log-probs", done, total))
-        if progress
-        else None,
+        progress=advance,
     )
 
 

@@ -34,7 +34,8 @@ class TokenInfo:
     prompt_token_ids: list[int] | None
     """``None`` in the ``token_id_strings`` form: ask ``/tokenize`` for them."""
     generation_token_ids: list[int]
-    generation_log_probs: list[float]
+    generation_log_probs: list[Any]
+    """As the server sent them: floats when healthy."""
 
 
 def _first_choice(completion: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -82,12 +83,13 @@ def extract_token_info(completion: Mapping[str, Any]) -> TokenInfo | None:
         prompt = message.get("prompt_token_ids")
         return TokenInfo(
             form="message_fields",
-            prompt_token_ids=list(prompt) if _is_id_list(prompt) else None,
+            prompt_token_ids=list(prompt) if prompt is not None and _is_id_list(prompt) else None,
             generation_token_ids=list(message["generation_token_ids"]),
             generation_log_probs=list(message.get("generation_log_probs") or []),
         )
     entries = _logprob_entries(choice)
-    logprobs = [entry.get("logprob") for entry in entries] if entries is not None else []
+    # Not validated here: a null or non-numeric logprob is the counts check's to report.
+    logprobs: list[Any] = [e.get("logprob") for e in entries] if entries is not None else []
     if _is_id_list(choice.get("token_ids")) and _is_id_list(completion.get("prompt_token_ids")):
         return TokenInfo(
             form="return_token_ids",

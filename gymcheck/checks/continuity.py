@@ -404,7 +404,7 @@ def _changes(
     The trailing insert is dropped: the new prompt rightly appends the new turn's content.
     """
     matcher = SequenceMatcher(None, expected[index:], actual[index:], autojunk=False)
-    changes = [
+    changes: list[tuple[str, int, int, int, int]] = [
         (tag, i1 + index, i2 + index, j1 + index, j2 + index)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes()
         if tag != "equal"
@@ -446,7 +446,8 @@ def _diagnose(
         if index is None:
             continue
         brk = _Break(record, turns, turn, index)
-        cause, evidence = "unknown", {}
+        cause: str = "unknown"
+        evidence: dict[str, Any] = {}
         if text is not None:
             try:
                 cause, evidence = _classify(brk, text)

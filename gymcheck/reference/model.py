@@ -199,10 +199,12 @@ def _save_and_reload_tokenizer(tokenizer: Any, out_dir: Path) -> Any:
 def _render(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
     from transformers.utils.chat_template_utils import render_jinja_template
 
-    rendered, _ = render_jinja_template(
-        conversations=[messages], tools=tools, chat_template=CHAT_TEMPLATE
+    rendered, _ = render_jinja_template(  # type: ignore[str-unpack]
+        conversations=[messages],
+        tools=tools,  # type: ignore[arg-type]
+        chat_template=CHAT_TEMPLATE,
     )
-    return rendered[0]
+    return str(rendered[0])
 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
@@ -338,8 +340,8 @@ def train_model(tokenizer: PreTrainedTokenizerFast) -> tuple[Any, float]:
 
     torch.manual_seed(SEED)
     random.seed(SEED)
-    eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
-    pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
+    eos_id = int(tokenizer.convert_tokens_to_ids(EOS_TOKEN))  # type: ignore[arg-type]
+    pad_id = int(tokenizer.convert_tokens_to_ids(PAD_TOKEN))  # type: ignore[arg-type]
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         bos_token_id=None,

@@ -307,7 +307,7 @@ class ReferenceServer:
             name = (choice.get("function") or {}).get("name")
             if name not in names:
                 raise RequestError(f"tool_choice names unknown tool {name!r}", param="tool_choice")
-            return (name,), True
+            return (str(name),), True
         raise RequestError(f"unsupported tool_choice {choice!r}", param="tool_choice")
 
     async def chat_completion(self, body: Mapping[str, Any]) -> dict[str, Any]:
