@@ -110,4 +110,5 @@ def sentencepiece_tokenizer(sentencepiece_dir: Path):
 
     return load_tokenizer(sentencepiece_dir)
 
+
 pytest_plugins = ["vllm_peer"]
