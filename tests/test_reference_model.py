@@ -13,8 +13,8 @@ from gymcheck.reference.episodes import REFERENCE_TOOLS
 from gymcheck.reference.model import (
     REFERENCE_MODEL_NAME,
     build_key,
-    default_cache_root,
     ensure_reference_model,
+    reference_model_dir,
 )
 
 TRICKY = [
@@ -70,10 +70,10 @@ def test_cache_root_follows_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("GYMCHECK_CACHE_DIR", str(tmp_path))
-    assert default_cache_root() == tmp_path
+    assert reference_model_dir().parent == tmp_path
     monkeypatch.delenv("GYMCHECK_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_cache_root() == tmp_path / "xdg" / "gymcheck"
+    assert reference_model_dir().parent == tmp_path / "xdg" / "gymcheck"
 
 
 def test_tokenizer_special_tokens(tokenizer) -> None:

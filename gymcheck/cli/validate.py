@@ -49,6 +49,8 @@ def _run_and_render(
     html_path: Path | None,
 ) -> Report:
     console_renderer.render_header(console)
+    if config.base_url is None and config.uses_embedded_gym:
+        _announce_reference_build()
     with usage_errors(), suite_progress(console) as progress:
         report = run_suite(
             config,
@@ -58,6 +60,16 @@ def _run_and_render(
     console_renderer.render_summary(console, report)
     write_outputs(report, json_path=json_path, junit_path=junit_path, html_path=html_path)
     return report
+
+
+def _announce_reference_build() -> None:
+    from gymcheck.reference.model import reference_model_dir, reference_model_is_built
+
+    if not reference_model_is_built():
+        console.print(
+            f"Building the reference model into {reference_model_dir()} "
+            "(first run only, about a minute on a CPU)..."
+        )
 
 
 @app.command()

@@ -25,8 +25,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gymcheck.loading import quiet_transformers
 from gymcheck.reference.chat_template import CHAT_TEMPLATE
 from gymcheck.reference.episodes import make_episodes
+from gymcheck.user_dirs import cache_dir as user_cache_dir
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -101,12 +103,14 @@ def build_key() -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def default_cache_root() -> Path:
-    env = os.environ.get("GYMCHECK_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "gymcheck"
+def reference_model_dir(cache_dir: Path | None = None) -> Path:
+    """Where this build recipe's model lives (it may not be built yet)."""
+    root = Path(cache_dir).expanduser() if cache_dir is not None else user_cache_dir()
+    return root / f"reference-{build_key()}"
+
+
+def reference_model_is_built(cache_dir: Path | None = None) -> bool:
+    return _is_complete(reference_model_dir(cache_dir))
 
 
 def ensure_reference_model(cache_dir: Path | None = None) -> Path:
@@ -116,8 +120,8 @@ def ensure_reference_model(cache_dir: Path | None = None) -> Path:
     ``reference-<hash>`` directory per build recipe. Building happens in a temporary directory
     renamed into place, under a file lock, so concurrent first runs neither corrupt nor repeat it.
     """
-    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
-    target = root / f"reference-{build_key()}"
+    target = reference_model_dir(cache_dir)
+    root = target.parent
     if _is_complete(target):
         return target
     root.mkdir(parents=True, exist_ok=True)
@@ -165,6 +169,7 @@ def build_reference_model(out_dir: Path) -> dict[str, float]:
     tokenizer_s = time.monotonic() - started
     model, final_loss = train_model(tokenizer)
     train_s = time.monotonic() - started - tokenizer_s
+    quiet_transformers()
     model.save_pretrained(out_dir, safe_serialization=True)
     stats = {"tokenizer_s": tokenizer_s, "train_s": train_s, "final_loss": final_loss}
     (out_dir / "gymcheck_build.json").write_text(
