@@ -108,9 +108,15 @@ _PROMPT_KEY = b'"prompt_token_ids"'
 _GENERATION_KEY = b'"generation_token_ids"'
 
 
-def _json_arrays(raw: bytes, key: bytes, lists: Sequence[Sequence[int]]) -> list[bytes] | None:
-    """The inner text of each ``key: [...]`` array in ``raw``, if they map 1:1 onto ``lists``."""
-    arrays: list[bytes] = []
+_JSON_SPACE = b" \t\r\n"
+
+
+def _json_arrays(
+    raw: bytes, key: bytes, lists: Sequence[Sequence[int]]
+) -> list[tuple[int, int]] | None:
+    """Where the inner text of each ``key: [...]`` array lies in ``raw``, trimmed of spaces,
+    if the arrays map 1:1 onto ``lists``. Offsets, not copies: the arrays are most of a line."""
+    spans: list[tuple[int, int]] = []
     position = 0
     while (found := raw.find(key, position)) >= 0:
         start = raw.find(b"[", found + len(key))
@@ -119,11 +125,16 @@ def _json_arrays(raw: bytes, key: bytes, lists: Sequence[Sequence[int]]) -> list
         end = raw.find(b"]", start)  # arrays of ids hold no nested brackets
         if end < 0:
             return None
-        arrays.append(raw[start + 1 : end])
+        inner_start, inner_end = start + 1, end
+        while inner_start < inner_end and raw[inner_start] in _JSON_SPACE:
+            inner_start += 1
+        while inner_end > inner_start and raw[inner_end - 1] in _JSON_SPACE:
+            inner_end -= 1
+        spans.append((inner_start, inner_end))
         position = end
     # Each trainable item holds the key once; any other occurrence (a nested copy, a duplicate
     # key) makes the counts differ, and the caller falls back to comparing lists.
-    return arrays if len(arrays) == len(lists) else None
+    return spans if len(spans) == len(lists) else None
 
 
 def _contiguous_in_json(turns: Sequence[Turn], raw: bytes) -> list[bool] | None:
@@ -133,22 +144,24 @@ def _contiguous_in_json(turns: Sequence[Turn], raw: bytes) -> list[bool] | None:
         return None
     proven = [False] * len(turns)
     for k in range(1, len(turns)):
-        head, generated, prompt = prompts[k - 1].strip(), generations[k - 1].strip(), prompts[k]
-        if not head or not generated:
+        (head_start, head_end), (gen_start, gen_end) = prompts[k - 1], generations[k - 1]
+        prompt_start, prompt_end = prompts[k]
+        if head_start == head_end or gen_start == gen_end:
             continue
-        if not prompt.startswith(head):
+        head_length = head_end - head_start
+        if not raw.startswith(raw[head_start:head_end], prompt_start, prompt_end):
             continue
-        rest = prompt[len(head) :]
+        generated = raw[gen_start:gen_end]
         for separator in (b",", b", "):
-            expected = separator + generated
-            if rest.startswith(expected) and rest[len(expected) : len(expected) + 1] in (
-                b"",
-                b",",
-                b" ",
-                b"\n",
-                b"\r",
-                b"\t",
-            ):
+            at = prompt_start + head_length
+            if not raw.startswith(separator, at, prompt_end):
+                continue
+            at += len(separator)
+            if not raw.startswith(generated, at, prompt_end):
+                continue
+            after = at + len(generated)
+            # The generation must end at an id boundary in the new prompt.
+            if after == prompt_end or raw[after] in b", \t\r\n":
                 proven[k] = True
                 break
     return proven

@@ -105,7 +105,10 @@ def inspect_record(
     breaks = find_breaks(turns, raw)
     typed_ok = True
     for turn, divergence in zip(turns, breaks, strict=True):
-        previous_length = 0 if turn.number == 1 else len(turns[turn.number - 2].full_token_ids)
+        previous = turns[turn.number - 2] if turn.number > 1 else None
+        previous_length = (
+            len(previous.prompt_token_ids) + len(previous.generation_token_ids) if previous else 0
+        )
         # Ids before the divergence repeat the previous turn's, which were already checked.
         new_from = previous_length if divergence is None else divergence
         new_from = min(new_from, len(turn.prompt_token_ids))
