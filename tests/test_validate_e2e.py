@@ -179,3 +179,33 @@ def test_validate_through_a_gym_head_server_and_from_saved_rollouts(tmp_path: Pa
     assert statuses.pop("http_endpoint") == "skip"
     assert set(statuses.values()) == {"pass"}, statuses
     assert offline.returncode == 1  # a required check was skipped, so the suite is not "passed"
+
+
+def test_ctrl_c_stops_the_embedded_stack_cleanly() -> None:
+    """SIGINT mid-run: the servers stop, the process exits promptly, no traceback."""
+    import os
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gymcheck", "validate"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in process.stdout:
+            if "Testing HTTP endpoint" in line or time.monotonic() > deadline:
+                break
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    stderr = process.stderr.read() if process.stderr else ""
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted" in stderr

@@ -9,13 +9,21 @@ from typing import Annotated
 
 import typer
 
-from gymcheck.cli._common import console, usage_error, usage_errors, write_outputs
+from gymcheck.cli._common import (
+    console,
+    err_console,
+    usage_error,
+    usage_errors,
+    write_outputs,
+)
 from gymcheck.cli.app import app
 from gymcheck.cli.progress import suite_progress
 from gymcheck.reference.faults import FAULTS, parse_fault
 from gymcheck.render import console as console_renderer
 from gymcheck.report import ExitCode, Report
 from gymcheck.suite import SuiteConfig, run_suite
+
+SIGINT_EXIT = 130  # the shell's convention for a run stopped by Ctrl-C
 
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
@@ -51,12 +59,17 @@ def _run_and_render(
     console_renderer.render_header(console)
     if config.base_url is None and config.uses_embedded_gym:
         _announce_reference_build()
-    with usage_errors(), suite_progress(console) as progress:
-        report = run_suite(
-            config,
-            on_result=lambda result: console_renderer.render_check(console, result),
-            progress=progress,
-        )
+    try:
+        with usage_errors(), suite_progress(console) as progress:
+            report = run_suite(
+                config,
+                on_result=lambda result: console_renderer.render_check(console, result),
+                progress=progress,
+            )
+    except KeyboardInterrupt:
+        # run_suite's context managers have stopped every embedded server by now.
+        err_console.print("interrupted: the embedded servers were stopped")
+        raise typer.Exit(SIGINT_EXIT) from None
     console_renderer.render_summary(console, report)
     write_outputs(report, json_path=json_path, junit_path=junit_path, html_path=html_path)
     return report
