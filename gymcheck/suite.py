@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from gymcheck.errors import UsageError
 from gymcheck.report import CheckResult, Finding, Report, Status
-from gymcheck.user_dirs import log_dir
+from gymcheck.running import run_check
 
 ResultCallback = Callable[[CheckResult], None]
 Progress = Callable[[str, int, int], None]
@@ -78,34 +75,6 @@ class _Inputs:
 
 def skip(check_id: str, reason: str, *, required: bool = True) -> CheckResult:
     return CheckResult(id=check_id, status=Status.SKIP, summary=reason, required=required)
-
-
-def _errored(check_id: str, exc: BaseException, *, required: bool) -> CheckResult:
-    """A check that crashed: the traceback goes to a log file, the console gets one line."""
-    path = log_dir() / f"gymcheck-{datetime.now():%Y%m%d-%H%M%S}-{check_id}.log"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-        where = f"traceback in {path}"
-    except OSError:
-        where = "traceback could not be written"
-    return CheckResult(
-        id=check_id,
-        status=Status.ERROR,
-        summary=f"gymcheck failed inside this check: {type(exc).__name__}: {exc} ({where})",
-        required=required,
-        details={"log": str(path)},
-    )
-
-
-def _timed(check_id: str, run: Callable[[], CheckResult], *, required: bool = True) -> CheckResult:
-    started = time.perf_counter()
-    try:
-        result = run()
-    except Exception as exc:
-        result = _errored(check_id, exc, required=required)
-    result.duration_s = round(time.perf_counter() - started, 3)
-    return result
 
 
 def torch_available() -> bool:
@@ -319,8 +288,8 @@ def _training_checks(
     from gymcheck.training import load_train_model
 
     model = load_train_model(inputs.train_model or "")
-    yield _timed("gradient_flow", lambda: _gradient_flow(inputs, model), required=False)
-    yield _timed(
+    yield run_check("gradient_flow", lambda: _gradient_flow(inputs, model), required=False)
+    yield run_check(
         "logprob_agreement",
         lambda: _logprob_agreement(config, inputs, model, progress),
         required=False,
@@ -335,10 +304,10 @@ def iter_suite(config: SuiteConfig, *, progress: Progress | None = None) -> Iter
     with _embedded_stack(config) as stack:
         inputs = _resolve_inputs(config, stack)
         _load_tokenizer(inputs)
-        yield _timed("http_endpoint", lambda: _http_endpoint(config, inputs))
-        yield _timed("token_roundtrip", lambda: _token_roundtrip(inputs))
-        yield _timed("rollout_collection", lambda: _rollout_collection(config, inputs, progress))
-        yield _timed("token_continuity", lambda: _token_continuity(inputs))
+        yield run_check("http_endpoint", lambda: _http_endpoint(config, inputs))
+        yield run_check("token_roundtrip", lambda: _token_roundtrip(inputs))
+        yield run_check("rollout_collection", lambda: _rollout_collection(config, inputs, progress))
+        yield run_check("token_continuity", lambda: _token_continuity(inputs))
         yield from _training_checks(config, inputs, progress)
 
 

@@ -10,7 +10,8 @@ import typer
 
 from gymcheck.cli._common import console, exit_with, usage_error, usage_errors, write_outputs
 from gymcheck.cli.app import app
-from gymcheck.report import CheckResult, Report, Status
+from gymcheck.report import Report
+from gymcheck.running import run_check
 
 
 def api_key_from_env(variable: str | None) -> str | None:
@@ -21,20 +22,6 @@ def api_key_from_env(variable: str | None) -> str | None:
     if not value:
         usage_error(f"--api-key-env {variable}: the environment variable is not set or empty")
     return value
-
-
-def internal_error(exc: Exception) -> CheckResult:
-    """An ``error`` result for an unexpected exception; the traceback goes to a log file."""
-    import tempfile
-    import traceback
-
-    log = Path(tempfile.gettempdir()) / "gymcheck-endpoint-error.log"
-    log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-    return CheckResult(
-        id="http_endpoint",
-        status=Status.ERROR,
-        summary=f"the check itself failed: {type(exc).__name__}: {exc} (traceback in {log})",
-    )
 
 
 @app.command("endpoint")
@@ -86,12 +73,12 @@ def endpoint(
             from gymcheck.loading import load_tokenizer
 
             loaded = load_tokenizer(tokenizer)
-    try:
-        result = check_http_endpoint(
+    result = run_check(
+        "http_endpoint",
+        lambda: check_http_endpoint(
             base_url, model=model, api_key=api_key, timeout=timeout, tokenizer=loaded
-        )
-    except Exception as exc:  # gymcheck itself failed: exit 3, traceback to a log file
-        result = internal_error(exc)
+        ),
+    )
     report = Report(checks=[result], title="OpenAI-compatible endpoint")
     render_header(console, report.title)
     render_check(console, result)

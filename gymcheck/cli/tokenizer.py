@@ -10,7 +10,8 @@ import typer
 from gymcheck.cli._common import console, exit_with, usage_errors, write_outputs
 from gymcheck.cli.app import app
 from gymcheck.errors import UsageError
-from gymcheck.report import CheckResult, Report, Status
+from gymcheck.report import Report, Status
+from gymcheck.running import run_check
 
 
 def read_chat_template(path: Path) -> str:
@@ -23,20 +24,6 @@ def read_chat_template(path: Path) -> str:
     if not text.strip():
         raise UsageError(f"chat template {path} is empty")
     return text
-
-
-def internal_error(exc: Exception) -> CheckResult:
-    """An ``error`` result for an unexpected exception; the traceback goes to a log file."""
-    import tempfile
-    import traceback
-
-    log = Path(tempfile.gettempdir()) / "gymcheck-tokenizer-error.log"
-    log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-    return CheckResult(
-        id="token_roundtrip",
-        status=Status.ERROR,
-        summary=f"the check itself failed: {type(exc).__name__}: {exc} (traceback in {log})",
-    )
 
 
 @app.command("tokenizer")
@@ -78,10 +65,10 @@ def tokenizer(
         template = read_chat_template(chat_template_path) if chat_template_path else None
         loaded = load_tokenizer(tokenizer_source)
 
-    try:
-        result = check_token_roundtrip(loaded, strings=strings, chat_template=template)
-    except Exception as exc:  # gymcheck itself failed: exit 3, traceback to a log file
-        result = internal_error(exc)
+    result = run_check(
+        "token_roundtrip",
+        lambda: check_token_roundtrip(loaded, strings=strings, chat_template=template),
+    )
     report = Report(checks=[result], title="Tokenizer and chat template")
     render_check(console, result)
     console.print()
