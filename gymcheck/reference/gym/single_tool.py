@@ -16,11 +16,7 @@ class SingleToolResourcesServer(ResourcesServer):
 
     def __init__(self, *, fault: Fault | None = None) -> None:
         super().__init__(fault=fault)
-        self.tools = {
-            "get_weather": tools.get_weather,
-            "lookup_synonym": tools.lookup_synonym,
-            "add_numbers": tools.add_numbers,
-        }
+        self.tools = dict(tools.REFERENCE_TOOL_HANDLERS)
 
     def verify(self, body: Mapping[str, Any]) -> float:
         expected = str(body.get("expected_tool") or "get_weather")

@@ -38,3 +38,11 @@ def lookup_synonym(arguments: Mapping[str, Any]) -> dict[str, Any]:
 
 def add_numbers(arguments: Mapping[str, Any]) -> dict[str, Any]:
     return {"result": int_arg(arguments, "a") + int_arg(arguments, "b")}
+
+
+# The tools the reference model was trained to call (reference.episodes.REFERENCE_TOOLS).
+REFERENCE_TOOL_HANDLERS = {
+    "get_weather": get_weather,
+    "lookup_synonym": lookup_synonym,
+    "add_numbers": add_numbers,
+}
