@@ -8,10 +8,12 @@ data can, so that episodes have real tool calls even from a model with random we
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
 from gymcheck.errors import UsageError
+from gymcheck.reference.episodes import REFERENCE_TOOLS
 
 SINGLE_TOOL = "single_tool"
 MULTI_STEP = "multi_step"
@@ -19,42 +21,12 @@ ENVS: tuple[str, ...] = (SINGLE_TOOL, MULTI_STEP)
 
 SYSTEM_PROMPT = "You are a helpful assistant."
 
-# Tools in the Responses-API format (flat, as NeMo Gym rows hold them). The names and schemas
-# are the ones the reference model is trained on.
-GET_WEATHER: dict[str, Any] = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Get the current weather in a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string", "description": "The city name."}},
-        "required": ["city"],
-    },
-    "strict": True,
-}
-LOOKUP_SYNONYM: dict[str, Any] = {
-    "type": "function",
-    "name": "lookup_synonym",
-    "description": "Find a synonym of an English word.",
-    "parameters": {
-        "type": "object",
-        "properties": {"word": {"type": "string", "description": "The word."}},
-        "required": ["word"],
-    },
-    "strict": True,
-}
-ADD_NUMBERS: dict[str, Any] = {
-    "type": "function",
-    "name": "add_numbers",
-    "description": "Add two integers.",
-    "parameters": {
-        "type": "object",
-        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-        "required": ["a", "b"],
-    },
-    "strict": True,
-}
-ALL_TOOLS = [GET_WEATHER, LOOKUP_SYNONYM, ADD_NUMBERS]
+# The tools the reference model is trained on, in the Responses-API format (flat, as NeMo Gym
+# rows hold them).
+ALL_TOOLS: list[dict[str, Any]] = [
+    {"type": "function", **copy.deepcopy(tool["function"]), "strict": True}
+    for tool in REFERENCE_TOOLS
+]
 
 # Sized for speed on a CPU; a random-weights model behind vLLM needs ~300 tokens to close a
 # constrained tool call, so external endpoints get more.
