@@ -194,6 +194,17 @@ def _load_train_model(path_or_factory: str, *, dtype: str) -> TrainModel:
     return TrainModel(made.to(torch_dtype).eval(), tokenizer, source, dtype)
 
 
+def train_model_or_reason(model: TrainModel | str) -> tuple[TrainModel | None, str]:
+    """``(model, "")`` when the training checks can run, else ``(None, why they skip)``."""
+    reason = torch_missing_reason()
+    if reason:
+        return None, reason
+    try:
+        return as_train_model(model), ""
+    except GymcheckError as exc:
+        return None, f"no training model: {exc}"
+
+
 def as_train_model(model: TrainModel | str, *, dtype: str = "float32") -> TrainModel:
     """``model`` itself, or the model loaded from a path / factory string."""
     if isinstance(model, TrainModel):

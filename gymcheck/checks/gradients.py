@@ -25,6 +25,7 @@ from gymcheck.training import (
     check_token_range,
     next_token_logprobs,
     torch_missing_reason,
+    train_model_or_reason,
 )
 
 CHECK_ID = "gradient_flow"
@@ -47,13 +48,9 @@ def check_gradient_flow(
 ) -> CheckResult:
     """Run ``gradient_flow`` on the first ``max_rollouts`` rollouts with generated tokens."""
     started = time.perf_counter()
-    reason = torch_missing_reason()
-    if reason:
+    train_model, reason = train_model_or_reason(model)
+    if train_model is None:
         return CheckResult(CHECK_ID, Status.SKIP, reason, required=False)
-    try:
-        train_model = as_train_model(model)
-    except GymcheckError as exc:
-        return CheckResult(CHECK_ID, Status.SKIP, f"no training model: {exc}", required=False)
     sample_set = build_samples(records, max_rollouts=max_rollouts)
     notes = list(sample_set.skipped)
     if sample_set.per_turn_rollouts:

@@ -26,7 +26,7 @@ from gymcheck.training import (
     check_token_range,
     next_token_logprobs,
     samples_from_record,
-    torch_missing_reason,
+    train_model_or_reason,
 )
 
 CHECK_ID = "logprob_agreement"
@@ -219,13 +219,9 @@ def check_logprob_agreement(
 ) -> CheckResult:
     """Compare the training model's log-probs with ``generation_log_probs`` of every rollout."""
     started = time.perf_counter()
-    reason = torch_missing_reason()
-    if reason:
+    train_model, reason = train_model_or_reason(model)
+    if train_model is None:
         return CheckResult(CHECK_ID, Status.SKIP, reason, required=False)
-    try:
-        train_model = as_train_model(model)
-    except GymcheckError as exc:
-        return CheckResult(CHECK_ID, Status.SKIP, f"no training model: {exc}", required=False)
     try:
         agreement = measure_logprob_agreement(
             records,
