@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +39,30 @@ def usage_errors() -> Iterator[None]:
     except GymcheckError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         exit_with(ExitCode.INTERNAL_ERROR)
+
+
+def parse_reward_range(text: str) -> tuple[float, float]:
+    """``"LO,HI"`` as two finite floats with LO <= HI; a usage error says what is wrong."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        usage_error(f"--reward-range takes LO,HI (e.g. 0,1), not {text!r}")
+    try:
+        low, high = float(parts[0]), float(parts[1])
+    except ValueError:
+        usage_error(f"--reward-range takes two numbers LO,HI, not {text!r}")
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        usage_error(f"--reward-range needs finite LO <= HI, not {text!r}")
+    return low, high
+
+
+def api_key_from_env(variable: str | None) -> str | None:
+    """The API key held in ``variable``; a usage error when the variable is unset or empty."""
+    if variable is None:
+        return None
+    value = os.environ.get(variable, "")
+    if not value:
+        usage_error(f"--api-key-env {variable}: the environment variable is not set or empty")
+    return value
 
 
 def write_outputs(

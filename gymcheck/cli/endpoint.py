@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from gymcheck.cli._common import console, exit_with, usage_error, usage_errors, write_outputs
+from gymcheck.cli._common import (
+    api_key_from_env,
+    console,
+    exit_with,
+    usage_errors,
+    write_outputs,
+)
 from gymcheck.cli.app import app
 from gymcheck.report import Report
 from gymcheck.running import run_check
-
-
-def api_key_from_env(variable: str | None) -> str | None:
-    """The API key held in ``variable``; a usage error when the variable is unset or empty."""
-    if variable is None:
-        return None
-    value = os.environ.get(variable, "")
-    if not value:
-        usage_error(f"--api-key-env {variable}: the environment variable is not set or empty")
-    return value
 
 
 @app.command("endpoint")

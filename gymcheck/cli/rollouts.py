@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -15,26 +14,13 @@ from gymcheck.cli._common import (
     err_console,
     exit_with,
     is_interactive,
+    parse_reward_range,
     usage_error,
     usage_errors,
     write_outputs,
 )
 from gymcheck.cli.app import app
 from gymcheck.report import ExitCode, Report, Status
-
-
-def parse_reward_range(text: str) -> tuple[float, float]:
-    """``"LO,HI"`` as two finite floats with LO <= HI; ``ValueError`` says what is wrong."""
-    parts = text.split(",")
-    if len(parts) != 2:
-        raise ValueError(f"--reward-range takes LO,HI (e.g. 0,1), not {text!r}")
-    try:
-        low, high = float(parts[0]), float(parts[1])
-    except ValueError:
-        raise ValueError(f"--reward-range takes two numbers LO,HI, not {text!r}") from None
-    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
-        raise ValueError(f"--reward-range needs finite LO <= HI, not {text!r}")
-    return low, high
 
 
 @app.command("rollouts")
@@ -64,10 +50,7 @@ def rollouts(
     """Check every rollout record and the token continuity of every multi-turn rollout."""
     from gymcheck.scan import check_paths, scan
 
-    try:
-        low_high = parse_reward_range(reward_range)
-    except ValueError as exc:
-        usage_error(str(exc))
+    low_high = parse_reward_range(reward_range)
     with usage_errors():
         paths = check_paths(files)
         loaded = None

@@ -3,15 +3,16 @@ embedded reference stack."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from gymcheck.cli._common import (
+    api_key_from_env,
     console,
     err_console,
+    parse_reward_range,
     usage_error,
     usage_errors,
     write_outputs,
@@ -28,25 +29,6 @@ SIGINT_EXIT = 130  # the shell's convention for a run stopped by Ctrl-C
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
 HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Write an HTML report here.")]
-
-
-def parse_reward_range(text: str) -> tuple[float, float]:
-    try:
-        low, high = (float(part) for part in text.split(","))
-    except ValueError:
-        usage_error(f"--reward-range must be LO,HI (e.g. 0,1), got {text!r}")
-    if low > high:
-        usage_error(f"--reward-range: LO ({low}) is above HI ({high})")
-    return low, high
-
-
-def api_key_from_env(variable: str | None) -> str | None:
-    if variable is None:
-        return None
-    value = os.environ.get(variable)
-    if not value:
-        usage_error(f"--api-key-env: environment variable {variable} is not set")
-    return value
 
 
 def _run_and_render(
