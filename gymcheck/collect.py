@@ -226,21 +226,18 @@ def collect_rollouts(
 
 def load_task_rows(path: str | Path) -> list[dict[str, Any]]:
     """The task rows of a NeMo Gym input JSONL; ``UsageError`` names the first bad line."""
-    from gymcheck.jsonl import iter_lines, parse_line
+    from gymcheck.jsonl import iter_values
 
     rows: list[dict[str, Any]] = []
     try:
-        for line in iter_lines(path):
-            if not line.data.strip():
-                continue
-            row, problem = parse_line(line)
+        for number, row, problem in iter_values(path):
             if problem is not None:
-                raise UsageError(f"{path} line {line.number}: {problem}")
+                raise UsageError(f"{path} line {number}: {problem}")
             if not isinstance(row, dict) or not isinstance(
                 row.get("responses_create_params"), Mapping
             ):
                 raise UsageError(
-                    f"{path} line {line.number}: a task row is a JSON object with "
+                    f"{path} line {number}: a task row is a JSON object with "
                     "'responses_create_params'"
                 )
             rows.append(row)

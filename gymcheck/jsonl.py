@@ -45,6 +45,16 @@ def iter_lines(
             yield RawLine(number, raw, raw.endswith(b"\n"), offset)
 
 
+def iter_values(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line number, value, None)`` per JSON line, or ``(number, None, reason)`` for a bad
+    one; blank lines are skipped."""
+    for line in iter_lines(path):
+        if line.data.isspace() or not line.data:
+            continue
+        value, problem = parse_line(line)
+        yield line.number, value, problem
+
+
 def split_ranges(path: str | os.PathLike[str], parts: int) -> list[tuple[int, int]]:
     """Cut a file into about ``parts`` byte ranges that each start at a line start."""
     size = Path(path).stat().st_size

@@ -197,17 +197,14 @@ def _write_jsonl(path: Path, records: Sequence[Any]) -> None:
 
 def _read_rollout_file(path: Path, inputs: _Inputs) -> None:
     """Load a JSONL of rollouts; a line that is not JSON becomes a ``schema`` finding."""
-    from gymcheck.jsonl import iter_lines, parse_line
+    from gymcheck.jsonl import iter_values
 
-    for line in iter_lines(path):
-        if not line.data.strip():
-            continue
-        record, problem = parse_line(line)
+    for number, record, problem in iter_values(path):
         if problem is None:
             inputs.records.append(record)
         else:
             inputs.collection_findings.append(
-                Finding(code="schema", message=problem, source=str(path), line=line.number)
+                Finding(code="schema", message=problem, source=str(path), line=number)
             )
 
 

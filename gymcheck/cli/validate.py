@@ -28,6 +28,9 @@ SIGINT_EXIT = 130  # the shell's convention for a run stopped by Ctrl-C
 
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
+SaveRolloutsOpt = Annotated[
+    Path | None, typer.Option(help="Write the collected rollouts here (JSONL).")
+]
 HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Write an HTML report here.")]
 
 
@@ -100,9 +103,7 @@ def validate(
     temperature: Annotated[
         float, typer.Option(help="Sampling temperature the rollouts were generated with.")
     ] = 1.0,
-    save_rollouts: Annotated[
-        Path | None, typer.Option(help="Write the collected rollouts here (JSONL).")
-    ] = None,
+    save_rollouts: SaveRolloutsOpt = None,
     json_path: JsonOpt = None,
     junit_path: JunitOpt = None,
     html_path: HtmlOpt = None,
@@ -145,9 +146,7 @@ def demo(
     list_faults: Annotated[
         bool, typer.Option("--list-faults", help="List the faults and the check that catches each.")
     ] = False,
-    save_rollouts: Annotated[
-        Path | None, typer.Option(help="Write the collected rollouts here (JSONL).")
-    ] = None,
+    save_rollouts: SaveRolloutsOpt = None,
     json_path: JsonOpt = None,
     junit_path: JunitOpt = None,
     html_path: HtmlOpt = None,
