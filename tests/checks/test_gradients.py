@@ -17,7 +17,7 @@ from gymcheck.report import Status
 from gymcheck.rollout import TrainingSequence, to_message_log, to_training_sequence
 from gymcheck.training import build_samples, load_train_model
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")

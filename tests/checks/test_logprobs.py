@@ -27,7 +27,7 @@ from gymcheck.errors import ModelLoadError
 from gymcheck.report import Status
 from gymcheck.training import load_train_model, recompute_logprobs
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent
 SAMPLED_AT = 0.7
 
 
