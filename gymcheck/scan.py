@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gymcheck.checks.collection import CollectionTally
-from gymcheck.checks.continuity import ContinuityTally, _diagnose
+from gymcheck.checks.continuity import ContinuityTally, diagnose_breaks
 from gymcheck.checks.records import SCHEMA, RewardRange, inspect_record
 from gymcheck.errors import UsageError
 from gymcheck.jsonl import iter_lines, parse_line, split_ranges
@@ -198,7 +198,7 @@ def _scan_range(
             continue
         breaks: list[Finding] = []
         if any(b is not None for b in inspection.breaks):
-            breaks = _diagnose(record, turns, inspection.breaks, tokenizer)
+            breaks = diagnose_breaks(record, turns, inspection.breaks, tokenizer)
             for finding in breaks:
                 finding.source, finding.line, finding.rollout_index = source, number, position
         continuity.add(turns, breaks)
