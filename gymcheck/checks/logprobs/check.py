@@ -1,0 +1,168 @@
+"""The ``logprob_agreement`` check: measure, then judge against the limits and diagnose."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gymcheck.checks.logprobs.diagnose import diagnose
+from gymcheck.checks.logprobs.measure import (
+    Agreement,
+    Progress,
+    agreement_metrics,
+    measure_logprob_agreement,
+)
+from gymcheck.errors import GymcheckError
+from gymcheck.report import CheckResult, Finding, Status, Step
+from gymcheck.training import TrainModel, train_model_or_reason
+
+CHECK_ID = "logprob_agreement"
+MAX_WORST_TOKENS = 5
+
+
+def check_logprob_agreement(
+    records: Sequence[Mapping[str, Any]],
+    model: TrainModel | str,
+    *,
+    tokenizer: Any = None,
+    temperature: float = 1.0,
+    max_mult_prob_error: float = 1.05,
+    max_kl: float = 1e-3,
+    max_rollouts: int | None = None,
+    progress: Progress | None = None,
+) -> CheckResult:
+    """Compare the training model's log-probs with ``generation_log_probs`` of every rollout."""
+    started = time.perf_counter()
+    train_model, reason = train_model_or_reason(model)
+    if train_model is None:
+        return CheckResult(CHECK_ID, Status.SKIP, reason, required=False)
+    try:
+        agreement = measure_logprob_agreement(
+            records,
+            train_model,
+            tokenizer=tokenizer,
+            temperature=temperature,
+            max_rollouts=max_rollouts,
+            progress=progress,
+        )
+    except GymcheckError as exc:
+        return CheckResult(CHECK_ID, Status.ERROR, str(exc), required=False)
+    except Exception as exc:  # the user's model raised: report it, let other checks run
+        message = f"the training model failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        return CheckResult(CHECK_ID, Status.ERROR, message, required=False)
+    result = agreement_result(agreement, max_mult_prob_error=max_mult_prob_error, max_kl=max_kl)
+    result.duration_s = time.perf_counter() - started
+    return result
+
+
+def worst_tokens(agreement: Agreement, count: int = MAX_WORST_TOKENS) -> list[dict[str, Any]]:
+    order = sorted(
+        range(agreement.n_tokens),
+        key=lambda k: abs(agreement.gen[k] - agreement.train[k]),
+        reverse=True,
+    )
+    return [
+        {
+            "rollout_index": agreement.rollout_index[k],
+            "turn": agreement.turn[k],
+            "token_index": agreement.token_index[k],
+            "token_id": agreement.token_id[k],
+            "text": agreement.decode([agreement.token_id[k]]),
+            "gen": agreement.gen[k],
+            "train": agreement.train[k],
+        }
+        for k in order[:count]
+    ]
+
+
+def agreement_result(
+    agreement: Agreement, *, max_mult_prob_error: float = 1.05, max_kl: float = 1e-3
+) -> CheckResult:
+    """The ``logprob_agreement`` result for measured pairs, with the likely cause on failure."""
+    details: dict[str, Any] = {
+        "temperature": agreement.temperature,
+        "max_mult_prob_error": max_mult_prob_error,
+        "max_kl": max_kl,
+        "rollouts": agreement.rollouts,
+        "per_turn_rollouts": agreement.per_turn_rollouts,
+        "missing_logprobs": agreement.missing_logprobs,
+        "skipped": agreement.skipped,
+    }
+    if agreement.per_turn_rollouts:
+        details["notes"] = [
+            f"{agreement.per_turn_rollouts} rollout(s) break token continuity: each turn was "
+            "scored separately (its prompt + its generation)"
+        ]
+    if agreement.n_tokens == 0:
+        why = "no generated token with a numeric generation_log_probs entry to compare"
+        if agreement.skipped:
+            why += f" ({agreement.skipped[0]})"
+        return CheckResult(CHECK_ID, Status.SKIP, why, required=False, details=details)
+    metrics = agreement_metrics(agreement.gen, agreement.train)
+    details.update(metrics)
+    details["worst_tokens"] = worst_tokens(agreement)
+    details["per_rollout"] = _per_rollout(agreement)
+    mult, kl = metrics["token_mult_prob_error"], metrics["gen_kl_error"]
+    mult_ok, kl_ok = mult <= max_mult_prob_error, kl <= max_kl
+    steps = [
+        Step(
+            "token_mult_prob_error",
+            Status.PASS if mult_ok else Status.FAIL,
+            f"token_mult_prob_error {mult:.4f} (limit {max_mult_prob_error:g}) "
+            f"over {agreement.n_tokens} tokens",
+        ),
+        Step(
+            "gen_kl_error",
+            Status.PASS if kl_ok else Status.FAIL,
+            f"gen_kl_error {kl:.2e} (limit {max_kl:g}), max |Δ| {metrics['max_abs_diff']:.3g}",
+        ),
+    ]
+    if mult_ok and kl_ok:
+        return CheckResult(
+            CHECK_ID,
+            Status.PASS,
+            f"Trainer and engine log-probs agree over {agreement.n_tokens} tokens "
+            f"(mult error {mult:.4f}, KL {kl:.2e})",
+            required=False,
+            details=details,
+            steps=steps,
+        )
+    diagnosis = diagnose(agreement, metrics, max_kl=max_kl)
+    cause, evidence = diagnosis.cause, diagnosis.evidence
+    details["cause"] = cause
+    details["diagnosis"] = evidence
+    worst = details["worst_tokens"][0]
+    finding = Finding(
+        "logprob_mismatch",
+        diagnosis.message,
+        rollout_index=worst["rollout_index"],
+        cause=cause,
+        turn=worst["turn"],
+        token_index=worst["token_index"],
+        expected=f"{worst['text']!r} (id {worst['token_id']}) gen logprob {worst['gen']:.4f}",
+        actual=f"{worst['text']!r} (id {worst['token_id']}) train logprob {worst['train']:.4f}",
+        fix=diagnosis.fix,
+        details={"token_id": worst["token_id"], **evidence},
+    )
+    return CheckResult(
+        CHECK_ID,
+        Status.FAIL,
+        f"Trainer and engine log-probs disagree ({cause}): mult error {mult:.4f}, KL {kl:.2e}",
+        required=False,
+        details=details,
+        steps=steps,
+        findings=[finding],
+    )
+
+
+def _per_rollout(agreement: Agreement) -> list[dict[str, Any]]:
+    groups: dict[int, tuple[list[float], list[float]]] = {}
+    for k in range(agreement.n_tokens):
+        gen, train = groups.setdefault(agreement.rollout_index[k], ([], []))
+        gen.append(agreement.gen[k])
+        train.append(agreement.train[k])
+    return [
+        {"rollout_index": index, **agreement_metrics(gen, train)}
+        for index, (gen, train) in sorted(groups.items())
+    ]
