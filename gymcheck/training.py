@@ -15,7 +15,7 @@ import importlib
 import importlib.util
 import math
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +83,13 @@ class TrainModel:
 
         first = next(iter(self.module.parameters()), None)
         return first.device if first is not None else torch.device("cpu")
+
+    def vocab_size(self) -> int:
+        """The width of the model's logits (one forward pass over a single token)."""
+        import torch
+
+        with torch.no_grad():
+            return int(self.logits(torch.zeros((1, 1), dtype=torch.long)).shape[-1])
 
     def decode(self, token_ids: Sequence[int]) -> str:
         """Text of ``token_ids``; ``<id>`` placeholders when there is no tokenizer."""
@@ -386,6 +393,3 @@ def recompute_logprobs(
         logits = model.logits(ids)[0]
         values = next_token_logprobs(logits, ids[0], temperature=temperature).tolist()
     return [None, *values]
-
-
-ProgressCallback = Callable[[int], None]

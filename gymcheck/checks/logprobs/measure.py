@@ -172,7 +172,7 @@ def measure_logprob_agreement(
             agreement.per_turn_rollouts += int(samples[0].per_turn)
         for sample in samples:
             if vocab is None:
-                vocab = _vocab_size(train_model)
+                vocab = train_model.vocab_size()
             bad = check_token_range(sample, vocab)
             if bad is not None:
                 agreement.skipped.append(
@@ -184,10 +184,3 @@ def measure_logprob_agreement(
         if progress is not None:
             progress(1)
     return agreement
-
-
-def _vocab_size(model: TrainModel) -> int:
-    import torch
-
-    with torch.no_grad():
-        return int(model.logits(torch.zeros((1, 1), dtype=torch.long)).shape[-1])
