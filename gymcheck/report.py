@@ -58,14 +58,20 @@ class Finding:
 
 @dataclass(slots=True)
 class Step:
-    """One line of a check's console section, e.g. a sub-check of ``http_endpoint``."""
+    """One sub-result of a check, e.g. a sub-check of ``http_endpoint``.
+
+    ``name`` is stable (renderers and tests key on it) and ``data`` holds what was measured.
+    The sentence a person reads is written render-side, in ``gymcheck.render.words``.
+    """
 
     name: str
     status: Status
-    message: str
+    message: str = ""
+    """Prose written inside the check: only for checks whose words are not render-side yet."""
+    data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status.value, "message": self.message}
+        return {"name": self.name, "status": self.status.value, "data": self.data}
 
 
 @dataclass(slots=True)

@@ -85,7 +85,7 @@ class CollectionTally:
                 Status.FAIL,
                 summary,
                 details=details,
-                steps=[Step("rollouts", Status.FAIL, summary)],
+                steps=[Step("rollouts", Status.FAIL, data={"rollouts": 0})],
                 findings=list(self.findings),
             )
         steps = self._steps()
@@ -93,7 +93,14 @@ class CollectionTally:
             bad = self.rollouts - self.clean_rollouts
             codes = ", ".join(f"{code} ×{n}" for code, n in self.codes.most_common())
             summary = f"{bad} of {self.rollouts} rollouts have findings ({codes})"
-            steps.append(Step("findings", Status.FAIL, summary))
+            codes_seen = dict(self.codes.most_common())
+            steps.append(
+                Step(
+                    "findings",
+                    Status.FAIL,
+                    data={"bad": bad, "rollouts": self.rollouts, "codes": codes_seen},
+                )
+            )
             return CheckResult(
                 CHECK_ID,
                 Status.FAIL,
@@ -110,38 +117,31 @@ class CollectionTally:
         return CheckResult(CHECK_ID, Status.PASS, summary, details=details, steps=steps)
 
     def _steps(self) -> list[Step]:
-        # The guide's three lines for one rollout; their aggregate for many.
-        if self.rollouts == 1 and self.clean_rollouts == 1:
-            mean = self.reward_sum / self.rewards if self.rewards else None
-            return [
-                Step("collected", Status.PASS, "Rollout collected successfully"),
-                Step("reward", Status.PASS, f"Reward: {mean}"),
-                Step(
-                    "trainable_outputs", Status.PASS, f"Trainable outputs: {self.trainable_outputs}"
-                ),
-            ]
+        # The guide's three lines for one rollout; their aggregate (with min, max and a rate)
+        # for many.
+        single = self.rollouts == 1 and self.clean_rollouts == 1
         steps = [
             Step(
                 "collected",
                 Status.PASS if self.clean_rollouts else Status.FAIL,
-                f"{self.clean_rollouts} of {self.rollouts} rollouts collected successfully",
+                data={"clean": self.clean_rollouts, "rollouts": self.rollouts},
             )
         ]
         if self.rewards:
-            mean = self.reward_sum / self.rewards
-            steps.append(
-                Step(
-                    "reward",
-                    Status.PASS,
-                    f"Reward: mean {mean:.3g} (min {self.reward_min:g}, max {self.reward_max:g})",
-                )
-            )
+            reward: dict[str, Any] = {"mean": self.reward_sum / self.rewards}
+            if not single:
+                reward |= {"min": self.reward_min, "max": self.reward_max}
+            steps.append(Step("reward", Status.PASS, data=reward))
         steps.append(
             Step(
                 "trainable_outputs",
                 Status.PASS,
-                f"Trainable outputs: {self.trainable_outputs} "
-                f"({self.trainable_outputs / self.rollouts:.2g} per rollout)",
+                data={"count": self.trainable_outputs}
+                if single
+                else {
+                    "count": self.trainable_outputs,
+                    "per_rollout": self.trainable_outputs / self.rollouts,
+                },
             )
         )
         return steps

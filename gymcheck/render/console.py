@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
+from gymcheck.render.location import locate
+from gymcheck.render.words import step_text
 from gymcheck.report import REPORT_TITLE, CheckResult, Finding, Report, Status
 
 RULE = "=" * 50
@@ -43,14 +45,7 @@ def _clip(text: str, width: int = 160) -> str:
 
 
 def render_finding(console: Console, finding: Finding) -> None:
-    where = [
-        f"{finding.source}:{finding.line}"
-        if finding.source and finding.line
-        else (f"rollout {finding.rollout_index}" if finding.rollout_index is not None else None)
-    ]
-    where += [f"turn {finding.turn}" if finding.turn is not None else None]
-    where += [f"token {finding.token_index}" if finding.token_index is not None else None]
-    location = ", ".join(w for w in where if w)
+    location = locate(finding)
     code = finding.code + (f" ({finding.cause})" if finding.cause else "")
     console.print(
         f"   [bold]{escape(code)}[/]"
@@ -72,7 +67,8 @@ def render_check(console: Console, result: CheckResult) -> None:
     lines = result.steps or []
     for step in lines:
         console.print(
-            f"{ICONS[step.status]} [{STYLES[step.status]}]{escape(step.message)}[/]", soft_wrap=True
+            f"{ICONS[step.status]} [{STYLES[step.status]}]{escape(step_text(result.id, step))}[/]",
+            soft_wrap=True,
         )
     if not lines or result.status is not Status.PASS:
         console.print(

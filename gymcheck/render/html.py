@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from gymcheck.render.location import locate
+from gymcheck.render.words import step_text
 from gymcheck.report import Report, Status
 
 COLORS = {
@@ -32,7 +34,9 @@ def render(report: Report) -> str:
     verdict = "All validations passed" if report.passed else "Some validations failed"
     rows = []
     for check in report.checks:
-        steps = "".join(f"<li>{_badge(s.status)} {escape(s.message)}</li>" for s in check.steps)
+        steps = "".join(
+            f"<li>{_badge(s.status)} {escape(step_text(check.id, s))}</li>" for s in check.steps
+        )
         rows.append(
             f"<tr><td><code>{escape(check.id)}</code>"
             f"{'' if check.required else ' <em>(optional)</em>'}</td>"
@@ -41,15 +45,7 @@ def render(report: Report) -> str:
         )
     findings = []
     for f in report.findings:
-        where = ", ".join(
-            part
-            for part in (
-                f"{f.source}:{f.line}" if f.source and f.line else "",
-                f"turn {f.turn}" if f.turn is not None else "",
-                f"token {f.token_index}" if f.token_index is not None else "",
-            )
-            if part
-        )
+        where = locate(f)
         sides = "".join(
             f"<b>{label}</b><pre>{escape(text)}</pre>"
             for label, text in (("expected", f.expected), ("actual", f.actual))

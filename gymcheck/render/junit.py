@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
+from gymcheck.render.location import locate
+from gymcheck.render.words import step_text
 from gymcheck.report import Report, Status
 
 
@@ -28,8 +30,13 @@ def render(report: Report) -> str:
         )
         body = "\n".join(
             [check.summary]
-            + [f"[{s.status.value}] {s.name}: {s.message}" for s in check.steps]
-            + [f"{f.code}{'/' + f.cause if f.cause else ''}: {f.message}" for f in check.findings]
+            + [f"[{s.status.value}] {s.name}: {step_text(check.id, s)}" for s in check.steps]
+            + [
+                f"{f.code}{'/' + f.cause if f.cause else ''}"
+                + (f" at {locate(f)}" if locate(f) else "")
+                + f": {f.message}"
+                for f in check.findings
+            ]
         )
         if check.status is Status.FAIL:
             ET.SubElement(case, "failure", message=check.summary).text = body

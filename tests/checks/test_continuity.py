@@ -26,6 +26,7 @@ from gymcheck.checks.continuity import (
     diagnose_continuity,
     split_reasoning,
 )
+from gymcheck.render.words import step_text
 from gymcheck.report import Status
 
 
@@ -137,7 +138,9 @@ def test_check_token_continuity_summary_and_details(fixture_rollout_path, qwen3_
 def test_check_token_continuity_passes_with_the_guides_line(qwen3_tokenizer):
     result = check_token_continuity([make_record(tito_turns(qwen3_tokenizer, 2))])
     assert result.status is Status.PASS
-    assert [s.message for s in result.steps] == ["Token continuity validated across 2 turns"]
+    assert [step_text(result.id, s) for s in result.steps] == [
+        "Token continuity validated across 2 turns"
+    ]
 
 
 def test_canonical_text_and_reasoning_split():

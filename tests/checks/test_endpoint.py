@@ -25,6 +25,7 @@ from gymcheck.checks.endpoint import STEP_NAMES, check_http_endpoint
 from gymcheck.cli import app
 from gymcheck.reference.faults import Fault
 from gymcheck.reference.serving import BackgroundServer, free_port
+from gymcheck.render.words import step_text
 from gymcheck.report import CheckResult, Status
 
 SECRET = "sk-gymcheck-secret-0123456789"
@@ -59,7 +60,7 @@ def invoke(*args: str):
 
 
 def steps(result: CheckResult) -> dict[str, tuple[Status, str]]:
-    return {s.name: (s.status, s.message) for s in result.steps}
+    return {s.name: (s.status, step_text(result.id, s)) for s in result.steps}
 
 
 def failing(result: CheckResult) -> list[str]:

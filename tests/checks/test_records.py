@@ -11,6 +11,7 @@ from rollout_builders import make_record, tito_turns
 
 from gymcheck.checks.collection import check_rollout_collection
 from gymcheck.checks.records import check_record
+from gymcheck.render.words import step_text
 from gymcheck.report import Status
 
 
@@ -151,7 +152,7 @@ def test_negative_token_id_is_out_of_range_even_without_vocabulary(clean):
 def test_collection_passes_with_the_guides_lines(clean):
     result = check_rollout_collection([clean])
     assert result.status is Status.PASS
-    assert [s.message for s in result.steps] == [
+    assert [step_text(result.id, s) for s in result.steps] == [
         "Rollout collected successfully",
         "Reward: 1.0",
         "Trainable outputs: 3",

@@ -26,6 +26,7 @@ from gymcheck.checks.roundtrip import (
 from gymcheck.checks.tokenizer import check_token_roundtrip
 from gymcheck.cli import app
 from gymcheck.errors import UsageError
+from gymcheck.render.words import step_text
 from gymcheck.report import CheckResult, Status
 
 CHATML = (
@@ -177,7 +178,7 @@ def test_tiny_bpe_with_escaping_template_passes_every_property(tiny_bpe) -> None
     assert result.status is Status.PASS
     assert result.findings == []
     assert set(steps(result).values()) == {Status.PASS}
-    assert result.steps[0].message == f"All {len(DEFAULT_CORPUS)} round-trips stable"
+    assert step_text(result.id, result.steps[0]) == f"All {len(DEFAULT_CORPUS)} round-trips stable"
 
 
 # --- the parts, from Python -----------------------------------------------------------------

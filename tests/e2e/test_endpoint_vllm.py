@@ -19,6 +19,7 @@ from vllm_peer import VLLMPeer
 
 from gymcheck.checks.endpoint import STEP_NAMES, check_http_endpoint
 from gymcheck.cli import app
+from gymcheck.render.words import step_text
 from gymcheck.report import Status
 
 pytestmark = pytest.mark.vllm
@@ -68,4 +69,4 @@ def test_fault_proxy_in_front_of_vllm(
         result = check_http_endpoint(proxy.url + "/v1", burst=4, concurrency=2)
     failing = [s.name for s in result.steps if s.status is Status.FAIL]
     assert failing == [step], result.steps
-    assert text in next(s.message for s in result.steps if s.name == step)
+    assert text in next(step_text(result.id, s) for s in result.steps if s.name == step)

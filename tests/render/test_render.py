@@ -40,7 +40,7 @@ def sample_report() -> Report:
                 id="http_endpoint",
                 status=Status.PASS,
                 summary="endpoint ok",
-                steps=[Step("models", Status.PASS, "Model listing works")],
+                steps=[Step("models", Status.PASS, data={"detail": "1 model listed"})],
             ),
             continuity,
             CheckResult(id="gradient_flow", status=Status.SKIP, summary="no torch", required=False),
@@ -92,8 +92,11 @@ def test_console_layout_matches_the_guide() -> None:
     console_renderer.render(console, sample_report())
     text = out.getvalue()
     assert "Training Framework Integration Validation" in text
-    assert "📡 Testing HTTP endpoint..." in text and "✅ Model listing works" in text
-    assert "continuity_break (reasoning_stripped) at rollouts.jsonl:17, turn 2, token 3089" in text
+    assert "📡 Testing HTTP endpoint..." in text and "✅ Models: 1 model listed" in text
+    assert (
+        "continuity_break (reasoning_stripped) at rollouts.jsonl:17, rollout 16, turn 2, "
+        "token 3089" in text
+    )
     assert "  token_continuity: ❌ FAIL" in text
     assert "  gradient_flow: ⏭️  SKIP (optional)" in text
     assert text.rstrip().endswith("Some validations failed. Review the errors above.")

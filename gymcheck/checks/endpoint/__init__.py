@@ -6,6 +6,7 @@ contract that Gym's ``vllm_model`` relies on (DESIGN.md section 3).
 
 from __future__ import annotations
 
-from gymcheck.checks.endpoint.check import STEP_NAMES, check_http_endpoint
+from gymcheck.checks.endpoint.check import check_http_endpoint
+from gymcheck.checks.endpoint.probe import STEP_NAMES
 
 __all__ = ["STEP_NAMES", "check_http_endpoint"]

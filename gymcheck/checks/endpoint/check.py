@@ -13,7 +13,7 @@ from gymcheck.checks.endpoint.basics import (
 )
 from gymcheck.checks.endpoint.burst import check_burst
 from gymcheck.checks.endpoint.multiturn import check_multi_turn
-from gymcheck.checks.endpoint.probe import LABELS, Probe
+from gymcheck.checks.endpoint.probe import STEP_NAMES, Probe
 from gymcheck.checks.endpoint.robustness import check_bad_request, check_top_logprobs_null
 from gymcheck.checks.endpoint.tokens import (
     check_counts,
@@ -26,7 +26,6 @@ from gymcheck.openai_client import OpenAIClient, server_root
 from gymcheck.report import CheckResult, Status, Step
 
 CHECK_ID = "http_endpoint"
-STEP_NAMES: tuple[str, ...] = tuple(LABELS)
 REDACTED = "***"
 
 
@@ -159,7 +158,7 @@ def _redacted(result: CheckResult, secret: str) -> CheckResult:
 
     result.summary = scrub(result.summary)
     result.details = scrub(result.details)
-    result.steps = [Step(s.name, s.status, scrub(s.message)) for s in result.steps]
+    result.steps = [Step(s.name, s.status, data=scrub(s.data)) for s in result.steps]
     for finding in result.findings:
         for attr in ("message", "expected", "actual", "fix"):
             setattr(finding, attr, scrub(getattr(finding, attr)))

@@ -10,20 +10,20 @@ from gymcheck.openai_client import EndpointCallError, OpenAIClient
 from gymcheck.report import Finding, Status, Step
 from gymcheck.tokeninfo import TokenInfo
 
-# The label each step's console line starts with.
-LABELS: dict[str, str] = {
-    "models": "Models",
-    "chat": "Chat completion",
-    "tool_calls": "Tool calls",
-    "token_info": "Token information",
-    "counts": "Token counts",
-    "tokenize": "/tokenize",
-    "decode": "Decode",
-    "multi_turn": "Multi-turn history",
-    "top_logprobs_null": "top_logprobs: null",
-    "bad_request": "Bad request",
-    "burst": "Burst",
-}
+# The sub-checks, in the order they run (their words: ``gymcheck.render.words.endpoint``).
+STEP_NAMES: tuple[str, ...] = (
+    "models",
+    "chat",
+    "tool_calls",
+    "token_info",
+    "counts",
+    "tokenize",
+    "decode",
+    "multi_turn",
+    "top_logprobs_null",
+    "bad_request",
+    "burst",
+)
 
 FORM_NAMES: dict[str, str] = {
     "message_fields": "form 1 (message_fields: prompt_token_ids, generation_token_ids and "
@@ -89,8 +89,9 @@ class Probe:
         fix: str | None = None,
         finding: Finding | None = None,
     ) -> Status:
-        """Add the step's console line; failures and warnings also become findings."""
-        self.steps.append(Step(name=name, status=status, message=f"{LABELS[name]}: {message}"))
+        """Add the step, with ``message`` as its detail; failures and warnings also become
+        findings."""
+        self.steps.append(Step(name=name, status=status, data={"detail": message}))
         if finding is not None:
             self.findings.append(finding)
         elif status in (Status.FAIL, Status.WARN):

@@ -1,0 +1,15 @@
+"""``token_continuity``: one line over all turns."""
+
+from __future__ import annotations
+
+from gymcheck.report import Step
+
+
+def step_text(step: Step) -> str | None:
+    d = step.data
+    if step.name != "continuity" or "turns" not in d:
+        return None
+    if not d.get("breaks"):
+        return f"Token continuity validated across {d['turns']} turns"
+    causes = ", ".join(f"{cause} ×{n}" for cause, n in d["causes"].items())
+    return f"Token continuity broken at {d['breaks']} of {d['turns']} turns ({causes})"

@@ -1,0 +1,25 @@
+"""``http_endpoint``: each sub-check's label, then what it measured."""
+
+from __future__ import annotations
+
+from gymcheck.report import Step
+
+LABELS: dict[str, str] = {
+    "models": "Models",
+    "chat": "Chat completion",
+    "tool_calls": "Tool calls",
+    "token_info": "Token information",
+    "counts": "Token counts",
+    "tokenize": "/tokenize",
+    "decode": "Decode",
+    "multi_turn": "Multi-turn history",
+    "top_logprobs_null": "top_logprobs: null",
+    "bad_request": "Bad request",
+    "burst": "Burst",
+}
+
+
+def step_text(step: Step) -> str | None:
+    label = LABELS.get(step.name, step.name)
+    detail = step.data.get("detail")
+    return f"{label}: {detail}" if detail else label
