@@ -1,8 +1,9 @@
 """Record-level checks of one NeMo Gym rollout record (DESIGN.md section 4).
 
 Every code but ``continuity_break`` is found here. The common case (a clean record) costs a few
-C-level passes (``min``/``max``/``sum``) over each token once; only a record that fails them
-gets a per-element look to say exactly which element is bad.
+C-level passes (element types, ``min``/``max``/``sum``) over each token once; only a record that
+fails them gets a per-element look to say exactly which element is bad. The verdicts are exact:
+every id is type- and range-checked, whatever its position in the list.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from gymcheck.checks.continuity import find_breaks
 from gymcheck.errors import RolloutFormatError
 from gymcheck.report import Finding
-from gymcheck.rollout import Turn, trainable_turns
+from gymcheck.rollout import Turn, output_items, trainable_turns
 
 RewardRange = tuple[float, float]
 
@@ -91,6 +92,7 @@ def inspect_record(
     except RolloutFormatError as exc:
         findings.append(Finding(SCHEMA, str(exc), fix=_FIX_TOKEN_FIELDS))
         return inspection
+    _check_output_items(output_items(record), findings)
     if not turns:
         findings.append(
             Finding(
@@ -118,6 +120,23 @@ def inspect_record(
     inspection.turns = turns if typed_ok else None
     inspection.breaks = breaks
     return inspection
+
+
+def _check_output_items(items: Sequence[Any], findings: list[Finding]) -> None:
+    """Items of ``response.output`` that are not objects: a trainer cannot read them."""
+    bad = [index for index, item in enumerate(items) if not isinstance(item, Mapping)]
+    if bad:
+        first = items[bad[0]]
+        findings.append(
+            Finding(
+                SCHEMA,
+                f"{len(bad)} of {len(items)} response.output items are not objects; the first "
+                f"is response.output[{bad[0]}], a JSON {_json_type(first)} {first!r:.40}",
+                fix="write each output item as a Responses-API object (type message, reasoning, "
+                "function_call or function_call_output)",
+                details={"count": len(bad), "output_index": bad[0]},
+            )
+        )
 
 
 def _check_reward(
@@ -151,26 +170,30 @@ def _check_reward(
     return float(reward)
 
 
+MAX_ID_WITHOUT_VOCABULARY = 2**31 - 1
+"""Without a tokenizer, ids must still fit the int32 that engines and trainers store them in;
+no vocabulary comes near it."""
+
+_INT64_LIMIT = 2**63
+"""orjson parses an integer literal beyond 64 bits as a float; such a float is an id that is
+out of range, not a fractional one."""
+
+
 def _check_ids(turn: Turn, new_from: int, vocab_size: int | None, findings: list[Finding]) -> bool:
     """Type- and range-check the ids this turn adds; ``False`` when they are not integers."""
     prompt = turn.prompt_token_ids
+    limit = vocab_size if vocab_size is not None else MAX_ID_WITHOUT_VOCABULARY + 1
     for name, ids, offset in (
         ("prompt_token_ids", prompt[new_from:] if new_from else prompt, new_from),
         ("generation_token_ids", turn.generation_token_ids, len(prompt)),
     ):
-        if not ids:
-            continue
-        try:
-            # min() raises on a null or string among ints; max() is only needed for a vocabulary.
-            low = min(ids)
-            high = max(ids) if vocab_size is not None else 0
-            fast_ok = type(low) is int and type(high) is int and low >= 0
-            fast_ok = fast_ok and (vocab_size is None or high < vocab_size)
-        except TypeError:
-            fast_ok = False
-        if fast_ok:
+        # C-level passes: the exact set of element types (a float or bool anywhere shows up),
+        # then the range. Only a list that fails them gets a per-element look.
+        if not ids or (set(map(type, ids)) == {int} and min(ids) >= 0 and max(ids) < limit):
             continue
         for position, token in enumerate(ids):
+            if _is_huge_integer(token):
+                continue
             if isinstance(token, bool) or not isinstance(token, int):
                 index = position + (offset if name == "prompt_token_ids" else 0)
                 findings.append(
@@ -183,27 +206,36 @@ def _check_ids(turn: Turn, new_from: int, vocab_size: int | None, findings: list
                     )
                 )
                 return False
-        bad = [
-            (p, t)
-            for p, t in enumerate(ids)
-            if t < 0 or (vocab_size is not None and t >= vocab_size)
-        ]
+        bad = [(p, t) for p, t in enumerate(ids) if _is_huge_integer(t) or not 0 <= t < limit]
         if bad:
             position, token = bad[0]
-            limit = f"[0, {vocab_size})" if vocab_size is not None else "[0, ∞)"
+            shown = f"{token:.0f}" if isinstance(token, float) else str(token)
+            bounds = (
+                f"the vocabulary [0, {vocab_size})"
+                if vocab_size is not None
+                else "[0, 2**31), the int32 range of token ids (no tokenizer given)"
+            )
             findings.append(
                 Finding(
                     TOKEN_ID_OUT_OF_RANGE,
-                    f"{name} holds {len(bad)} id(s) outside the vocabulary {limit}; "
-                    f"the first is {token} at token {offset + position}",
+                    f"{name} holds {len(bad)} id(s) outside {bounds}; "
+                    f"the first is {shown} at token {offset + position}",
                     turn=turn.number,
                     token_index=offset + position,
                     fix="use the same tokenizer for the check as the inference engine, and "
                     "make sure the engine returns ids of that tokenizer",
-                    details={"field": name, "count": len(bad), "token_id": token},
+                    details={
+                        "field": name,
+                        "count": len(bad),
+                        "token_id": token if isinstance(token, int) else shown,
+                    },
                 )
             )
     return True
+
+
+def _is_huge_integer(token: Any) -> bool:
+    return type(token) is float and math.isfinite(token) and abs(token) >= _INT64_LIMIT
 
 
 def _check_generation(turn: Turn, findings: list[Finding]) -> None:
@@ -236,11 +268,19 @@ def _check_generation(turn: Turn, findings: list[Finding]) -> None:
 
 
 def _logprobs_look_valid(logprobs: Sequence[Any]) -> bool:
-    # One C-level pass each: a NaN or inf makes the sum non-finite, a None or string raises.
+    # One C-level pass each: the element types (a bool or string shows up), a NaN or inf makes
+    # the sum non-finite, a None raises.
     try:
-        return math.isfinite(sum(logprobs)) and max(logprobs) <= 0
+        return (
+            set(map(type, logprobs)) <= _NUMBER_TYPES
+            and math.isfinite(sum(logprobs))
+            and max(logprobs) <= 0
+        )
     except TypeError:
         return False
+
+
+_NUMBER_TYPES = {float, int}
 
 
 def _report_bad_logprobs(turn: Turn, logprobs: Sequence[Any], findings: list[Finding]) -> None:
