@@ -2,20 +2,28 @@
 
 A bad line is data, not a crash: ``parse_line`` returns the reason a line cannot be a record
 (not JSON, not UTF-8, cut off at the end of the file) so the caller reports it and moves on.
+A line longer than the cap is skipped unread (``RawLine.oversize``), so one huge line cannot
+take the memory. Files are opened with ``gymcheck.files.open_input``: no special file blocks.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
+from gymcheck.files import open_input
+
 _READ_SIZE = 1 << 20
+
+DEFAULT_MAX_LINE_BYTES = 64 << 20
+"""Longer lines are not parsed: a record of 64 MiB already holds millions of token ids."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,27 +37,55 @@ class RawLine:
     """False for a last line that has no newline: a file cut off mid-record."""
     end_offset: int
     """Byte offset just past this line, for progress reporting."""
+    oversize: int = 0
+    """The line's length when it is over the cap; ``data`` is then empty (it was not kept)."""
+
+    @property
+    def blank(self) -> bool:
+        return not self.oversize and (not self.data or self.data.isspace())
 
 
 def iter_lines(
-    path: str | os.PathLike[str], start: int = 0, end: int | None = None
+    path: str | os.PathLike[str],
+    start: int = 0,
+    end: int | None = None,
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[RawLine]:
     """The lines of ``path`` in ``[start, end)``; ``start`` must be a line start."""
-    with open(path, "rb") as handle:
+    with open_input(path) as handle:
         handle.seek(start)
         offset = start
-        for number, raw in enumerate(handle, start=1):
-            if end is not None and offset >= end:
+        number = 0
+        while end is None or offset < end:
+            raw = handle.readline(max_line_bytes + 1)
+            if not raw:
                 break
+            number += 1
+            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                length = len(raw) + _skip_line(handle)
+                offset += length
+                yield RawLine(number, b"", True, offset, oversize=length)
+                continue
             offset += len(raw)
             yield RawLine(number, raw, raw.endswith(b"\n"), offset)
+
+
+def _skip_line(handle: BinaryIO) -> int:
+    """Read past the rest of the current line in bounded chunks; the bytes skipped."""
+    skipped = 0
+    while chunk := handle.readline(_READ_SIZE):
+        skipped += len(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    return skipped
 
 
 def iter_values(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any, str | None]]:
     """``(line number, value, None)`` per JSON line, or ``(number, None, reason)`` for a bad
     one; blank lines are skipped."""
     for line in iter_lines(path):
-        if line.data.isspace() or not line.data:
+        if line.blank:
             continue
         value, problem = parse_line(line)
         yield line.number, value, problem
@@ -61,13 +97,13 @@ def split_ranges(path: str | os.PathLike[str], parts: int) -> list[tuple[int, in
     if parts <= 1 or size == 0:
         return [(0, size)]
     cuts = [0]
-    with open(path, "rb") as handle:
+    with open_input(path) as handle:
         for i in range(1, parts):
             target = max(size * i // parts, cuts[-1])
             handle.seek(target)
             if target > 0:
                 handle.seek(target - 1)
-                handle.readline()  # move to the start of the next line
+                _skip_line(handle)  # move to the start of the next line, in bounded reads
             position = handle.tell()
             if position >= size:
                 break
@@ -81,7 +117,7 @@ def count_lines(path: str | os.PathLike[str], start: int, end: int) -> int:
     """Newlines in ``[start, end)`` plus one for an unterminated last line."""
     count = 0
     last = b"\n"
-    with open(path, "rb") as handle:
+    with open_input(path) as handle:
         handle.seek(start)
         remaining = end - start
         while remaining > 0:
@@ -95,11 +131,28 @@ def count_lines(path: str | os.PathLike[str], start: int, end: int) -> int:
 
 
 def parse_line(line: RawLine) -> tuple[Any, str | None]:
-    """``(value, None)``, or ``(None, reason)`` when the line is not a JSON value."""
+    """``(value, None)``, or ``(None, reason)`` when the line is not a JSON value.
+
+    What orjson refuses but Python's ``json`` writes (``NaN``, ``Infinity``, ``1e400``, a lone
+    surrogate) is parsed by ``json``, so the record checks can name the bad value and its
+    position instead of calling the whole line "not JSON".
+    """
+    if line.oversize:
+        return None, describe_oversize(line)
     try:
         return orjson.loads(line.data), None
     except orjson.JSONDecodeError as exc:
-        return None, describe_bad_line(line, exc)
+        try:
+            return json.loads(line.data.decode("utf-8")), None
+        except (ValueError, RecursionError):
+            return None, describe_bad_line(line, exc)
+
+
+def describe_oversize(line: RawLine) -> str:
+    return (
+        f"the line is {line.oversize:,} bytes, over the line-size cap; it was skipped unread "
+        "(raise it with --max-line-bytes)"
+    )
 
 
 def describe_bad_line(line: RawLine, exc: Exception) -> str:

@@ -18,7 +18,8 @@ from gymcheck.checks.collection import CollectionTally
 from gymcheck.checks.continuity import ContinuityTally, diagnose_breaks
 from gymcheck.checks.records import SCHEMA, RewardRange, inspect_record
 from gymcheck.errors import UsageError
-from gymcheck.jsonl import iter_lines, parse_line, split_ranges
+from gymcheck.files import check_input_file, compression_of
+from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES, iter_lines, parse_line, split_ranges
 from gymcheck.report import Finding, Report
 
 Progress = Callable[[int], None]
@@ -28,6 +29,8 @@ PathLike = str | os.PathLike[str]
 
 _PROGRESS_EVERY = 4 << 20
 _RANGE_BYTES = 32 << 20
+_MIN_RANGE_BYTES = 1 << 20
+"""Below this a range is not worth a process."""
 
 _FIX_LINE = "write one complete JSON object per line, UTF-8 encoded (NeMo Gym's rollout JSONL)"
 
@@ -63,16 +66,18 @@ class _RangeResult:
 
 
 def check_paths(paths: Iterable[PathLike]) -> list[Path]:
-    """The paths as ``Path``s; ``UsageError`` for one that is missing or not a regular file."""
+    """The paths as ``Path``s; ``UsageError`` for one that is missing, not a regular file (a
+    FIFO, a device, a directory) or compressed."""
     checked = []
     for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            raise UsageError(f"{path}: no such file")
-        if path.is_dir():
-            raise UsageError(f"{path}: is a directory, not a JSONL file")
-        if not os.access(path, os.R_OK):
-            raise UsageError(f"{path}: permission denied")
+        path = check_input_file(raw)
+        compression = compression_of(path)
+        if compression is not None:
+            name, tool = compression
+            raise UsageError(
+                f"{path}: is {name}-compressed; gymcheck reads plain JSONL: decompress it first "
+                f"({tool} {path})"
+            )
         checked.append(path)
     if not checked:
         raise UsageError("no rollout file given")
@@ -86,6 +91,7 @@ def scan_rollouts(
     reward_range: RewardRange = (0.0, 1.0),
     workers: int = 1,
     progress: Progress | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Report:
     """Scan rollout JSONL files and report both rollout checks.
 
@@ -94,7 +100,12 @@ def scan_rollouts(
     1-based ``line`` and the 0-based ``rollout_index`` within their file.
     """
     return scan(
-        paths, tokenizer=tokenizer, reward_range=reward_range, workers=workers, progress=progress
+        paths,
+        tokenizer=tokenizer,
+        reward_range=reward_range,
+        workers=workers,
+        progress=progress,
+        max_line_bytes=max_line_bytes,
     ).to_report()
 
 
@@ -105,22 +116,33 @@ def scan(
     reward_range: RewardRange = (0.0, 1.0),
     workers: int = 1,
     progress: Progress | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> ScanResult:
-    """Like ``scan_rollouts``, returning the tallies (counts per code, cause, turns)."""
+    """Like ``scan_rollouts``, returning the tallies (counts per code, cause, turns).
+
+    ``workers`` is capped by the CPU count; a line over ``max_line_bytes`` is a ``schema``
+    finding, skipped unread."""
     files = check_paths(paths)
     if isinstance(tokenizer, str | os.PathLike):
         from gymcheck.loading import load_tokenizer
 
         tokenizer = load_tokenizer(str(tokenizer))
     result = ScanResult(files=[str(p) for p in files])
+    workers = worker_count(workers, files)
     if workers > 1:
-        _scan_parallel(files, result, tokenizer, reward_range, workers, progress)
+        _scan_parallel(files, result, tokenizer, reward_range, workers, progress, max_line_bytes)
     else:
         for path in files:
             size = path.stat().st_size
-            part = _scan_range(path, 0, size, tokenizer, reward_range, progress)
+            part = _scan_range(path, 0, size, tokenizer, reward_range, progress, max_line_bytes)
             _add_file(result, path, [part])
     return result
+
+
+def worker_count(requested: int, files: Sequence[Path]) -> int:
+    """At most one process per CPU, and one per range there is to scan: more only thrash."""
+    ranges = sum(max(1, -(-f.stat().st_size // _MIN_RANGE_BYTES)) for f in files)
+    return max(1, min(requested, os.cpu_count() or 1, ranges))
 
 
 def _add_file(result: ScanResult, path: Path, parts: Sequence[_RangeResult]) -> None:
@@ -153,6 +175,7 @@ def _scan_range(
     tokenizer: Any,
     reward_range: RewardRange,
     progress: Progress | None,
+    max_line_bytes: int,
 ) -> _RangeResult:
     source = str(path)
     scan = ScanResult(bytes=end - start)
@@ -161,13 +184,13 @@ def _scan_range(
     records = 0
     reported = start
     number = 0
-    for line in iter_lines(path, start, end):
+    for line in iter_lines(path, start, end, max_line_bytes=max_line_bytes):
         number = line.number
         if progress is not None and line.end_offset - reported >= _PROGRESS_EVERY:
             progress(line.end_offset - reported)
             reported = line.end_offset
         data = line.data
-        if not data or data.isspace():
+        if line.blank:
             continue
         position = records
         records += 1
@@ -219,9 +242,9 @@ def _init_worker(tokenizer: Any) -> None:
 
 
 def _scan_range_in_worker(
-    path: Path, start: int, end: int, reward_range: RewardRange
+    path: Path, start: int, end: int, reward_range: RewardRange, max_line_bytes: int
 ) -> _RangeResult:
-    return _scan_range(path, start, end, _worker_tokenizer, reward_range, None)
+    return _scan_range(path, start, end, _worker_tokenizer, reward_range, None, max_line_bytes)
 
 
 def _scan_parallel(
@@ -231,6 +254,7 @@ def _scan_parallel(
     reward_range: RewardRange,
     workers: int,
     progress: Progress | None,
+    max_line_bytes: int,
 ) -> None:
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_init_worker, initargs=(tokenizer,)
@@ -244,7 +268,13 @@ def _scan_parallel(
                 (
                     path,
                     [
-                        (s, e, pool.submit(_scan_range_in_worker, path, s, e, reward_range))
+                        (
+                            s,
+                            e,
+                            pool.submit(
+                                _scan_range_in_worker, path, s, e, reward_range, max_line_bytes
+                            ),
+                        )
                         for s, e in ranges
                     ],
                 )

@@ -6,7 +6,7 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -63,6 +63,16 @@ def api_key_from_env(variable: str | None) -> str | None:
     if not value:
         usage_error(f"--api-key-env {variable}: the environment variable is not set or empty")
     return value
+
+
+def refuse_overwrite(
+    outputs: Sequence[tuple[str, Path | None]], inputs: Iterable[Path | None]
+) -> None:
+    """Exit 2 before any work when a report path is an input file (or a link to one)."""
+    from gymcheck.files import check_report_paths
+
+    with usage_errors():
+        check_report_paths(outputs, [path for path in inputs if path is not None])
 
 
 def write_outputs(

@@ -14,6 +14,7 @@ from gymcheck.cli._common import (
     err_console,
     exit_with,
     is_interactive,
+    refuse_overwrite,
     usage_error,
     usage_errors,
     write_outputs,
@@ -31,7 +32,7 @@ def read_records(path: Path) -> tuple[list[Any], list[str]]:
     records, notes = [], []
     try:
         for line in iter_lines(path):
-            if not line.data.strip():
+            if line.blank:
                 continue
             value, reason = parse_line(line)
             if reason is not None:
@@ -93,6 +94,7 @@ def gradients(
     from gymcheck.checks.logprobs import agreement_result, measure_logprob_agreement
     from gymcheck.training import load_train_model
 
+    refuse_overwrite([("--json", json_path), ("--plot", plot)], [rollouts])
     with usage_errors():
         records, notes = read_records(rollouts)
         model = load_train_model(train_model, dtype=dtype, device=device)

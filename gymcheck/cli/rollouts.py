@@ -15,11 +15,13 @@ from gymcheck.cli._common import (
     exit_with,
     is_interactive,
     parse_reward_range,
+    refuse_overwrite,
     usage_error,
     usage_errors,
     write_outputs,
 )
 from gymcheck.cli.app import app
+from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES
 from gymcheck.report import ExitCode, Report, Status
 
 
@@ -44,13 +46,25 @@ def rollouts(
         Path | None, typer.Option("--json", help="Write the JSON report here.")
     ] = None,
     workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Processes that scan in parallel.")
+        int,
+        typer.Option(
+            "--workers", min=1, help="Processes that scan in parallel (at most one per CPU)."
+        ),
     ] = 1,
+    max_line_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-line-bytes",
+            min=1,
+            help="Longer lines are a schema finding, skipped unread (bounds the memory).",
+        ),
+    ] = DEFAULT_MAX_LINE_BYTES,
 ) -> None:
     """Check every rollout record and the token continuity of every multi-turn rollout."""
     from gymcheck.scan import check_paths, scan
 
     low_high = parse_reward_range(reward_range)
+    refuse_overwrite([("--json", json_path)], files)
     with usage_errors():
         paths = check_paths(files)
         loaded = None
@@ -86,9 +100,16 @@ def rollouts(
                     reward_range=low_high,
                     workers=workers,
                     progress=lambda n: bar.advance(task, n),
+                    max_line_bytes=max_line_bytes,
                 )
         else:
-            result = scan(paths, tokenizer=loaded, reward_range=low_high, workers=workers)
+            result = scan(
+                paths,
+                tokenizer=loaded,
+                reward_range=low_high,
+                workers=workers,
+                max_line_bytes=max_line_bytes,
+            )
     except OSError as exc:
         usage_error(f"cannot read rollouts: {exc.strerror or exc}")
 

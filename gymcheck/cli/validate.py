@@ -13,6 +13,7 @@ from gymcheck.cli._common import (
     console,
     err_console,
     parse_reward_range,
+    refuse_overwrite,
     usage_error,
     usage_errors,
     write_outputs,
@@ -114,6 +115,15 @@ def validate(
     """
     if gym_url and not input_path:
         usage_error("--gym-url needs --input TASKS.jsonl (the task rows to run)")
+    refuse_overwrite(
+        [
+            ("--json", json_path),
+            ("--junit", junit_path),
+            ("--html", html_path),
+            ("--save-rollouts", save_rollouts),
+        ],
+        [*(rollouts or []), input_path],
+    )
     for path in [*(rollouts or []), *([input_path] if input_path else [])]:
         if not path.is_file():
             usage_error(f"{path}: no such file" if not path.exists() else f"{path} is not a file")
@@ -168,6 +178,15 @@ def demo(
             f"Planting fault [bold]{planted.value}[/] ({info.description}); "
             f"[bold]{info.caught_by}[/] must catch it.\n"
         )
+    refuse_overwrite(
+        [
+            ("--json", json_path),
+            ("--junit", junit_path),
+            ("--html", html_path),
+            ("--save-rollouts", save_rollouts),
+        ],
+        [],
+    )
     report = _run_and_render(
         SuiteConfig(fault=planted, save_rollouts=save_rollouts),
         json_path=json_path,
