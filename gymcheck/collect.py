@@ -1,8 +1,9 @@
 """Rollout collection through a NeMo Gym deployment's HTTP contract.
 
-The head server's ``GET /server_instances`` says where each agent lives; one rollout is
-``POST {agent url}/run`` with the task row as the body, and the answer is the rollout record.
-This works the same against the embedded stack and a real ``gym env start``.
+The head server's ``GET /server_instances`` says where each server lives; one rollout is
+``POST {url}/run`` with the task row as the body, and the answer is the rollout record. Which
+server gets a row follows NeMo Gym 0.7.0's rules (``gymcheck.gym_routing``). This works the same
+against the embedded stack and a real ``gym env start``.
 
 A rollout that fails (timeout, HTTP error, invalid JSON, unreachable) becomes a
 ``rollout_failed`` finding; the others are still collected.
@@ -21,10 +22,10 @@ import httpx
 import orjson
 
 from gymcheck.errors import UsageError
+from gymcheck.gym_routing import GymDirectory, RoutingError, parse_instances, stamp_indices
 from gymcheck.report import Finding
 
 ROLLOUT_FAILED = "rollout_failed"
-AGENT_SERVER_TYPE = "responses_api_agents"
 DISCOVERY_TIMEOUT_S = 10.0
 
 Progress = Callable[[int, int], None]
@@ -36,7 +37,7 @@ class Collection:
     records: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     agents: dict[str, str] = field(default_factory=dict)
-    """Agent name -> url, as the head server listed them."""
+    """Agent instance name -> url, as the head server listed them."""
     elapsed_s: float = 0.0
 
 
@@ -85,45 +86,29 @@ def _error_text(answer: httpx.Response) -> str:
     return str(error)[:300]
 
 
-def discover_agents(client: httpx.Client, gym_url: str) -> dict[str, str]:
-    """Agent name -> url from the head server's ``/server_instances``."""
-    listing = _get_json(client, gym_url.rstrip("/") + "/server_instances")
-    if isinstance(listing, Mapping):  # tolerate {"server_instances": [...]} or {name: {...}}
-        listing = listing.get("server_instances", list(listing.values()))
-    if not isinstance(listing, list):
-        raise _Failure("invalid_json", "/server_instances did not answer with a list")
-    agents: dict[str, str] = {}
-    for instance in listing:
-        if not isinstance(instance, Mapping) or instance.get("server_type") != AGENT_SERVER_TYPE:
-            continue
-        url = instance.get("url") or _url_of(instance)
-        name = instance.get("name") or instance.get("process_name")
-        if isinstance(name, str) and isinstance(url, str):
-            agents[name] = url.rstrip("/")
-    return agents
+def discover(client: httpx.Client, gym_url: str) -> GymDirectory:
+    """The deployment's servers (``/server_instances``) and its config, when the head serves it."""
+    root = gym_url.rstrip("/")
+    try:
+        instances = parse_instances(_get_json(client, root + "/server_instances"))
+    except ValueError as exc:
+        raise _Failure("invalid_json", str(exc)) from exc
+    return GymDirectory(instances, _global_config(client, root))
 
 
-def _url_of(instance: Mapping[str, Any]) -> str | None:
-    host, port = instance.get("host"), instance.get("port")
-    return f"http://{host}:{port}" if host and port else None
+def _global_config(client: httpx.Client, root: str) -> Mapping[str, Any] | None:
+    """Gym's merged config: a JSON string of YAML. ``None`` from a head server without one."""
+    try:
+        text = _get_json(client, root + "/global_config_dict_yaml")
+    except _Failure:
+        return None
+    import yaml
 
-
-def _agent_for(row: Mapping[str, Any], agent: str | None, agents: Mapping[str, str]) -> str:
-    ref = row.get("agent_ref")
-    name = agent or (ref.get("name") if isinstance(ref, Mapping) else None)
-    if name is None:
-        if len(agents) == 1:
-            return next(iter(agents.values()))
-        known = ", ".join(sorted(agents)) or "none"
-        raise _Failure(
-            "agent_not_found", f"the row has no agent_ref; pass --agent NAME (agents: {known})"
-        )
-    if name not in agents:
-        known = ", ".join(sorted(agents)) or "none"
-        raise _Failure(
-            "agent_not_found", f"the head server lists no agent {name!r} (agents: {known})"
-        )
-    return agents[name]
+    try:
+        config = yaml.safe_load(text) if isinstance(text, str) else None
+    except yaml.YAMLError:
+        return None
+    return config if isinstance(config, Mapping) else None
 
 
 def _run_one(client: httpx.Client, agent_url: str, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,7 +148,8 @@ _FIXES = {
     "unreachable": "start the Gym servers (`gym env start ...`) and check --gym-url",
     "http_status": "the agent failed the episode: see the message and the agent's log",
     "invalid_json": "the agent answered something that is not a rollout record",
-    "agent_not_found": "pass --agent with one of the listed agents, or set agent_ref in rows",
+    "agent_not_found": "pass --agent with one of the listed agent instances, or set agent_ref "
+    "(or task_source) in the rows",
 }
 
 
@@ -178,8 +164,9 @@ def collect_rollouts(
 ) -> Collection:
     """Run each task row through its agent's ``/run``, ``concurrency`` at a time.
 
-    ``agent`` names the agent for every row; otherwise each row's ``agent_ref.name`` does, or
-    the only agent there is. Records keep the rows' order; failures become findings.
+    ``agent`` (an agent's instance name, or its implementation name when unambiguous) routes
+    every row, as ``gym eval run --agent`` does; otherwise each row's ``agent_ref.name`` or
+    ``task_source`` does. Records keep the rows' order; failures become findings.
     """
     started = time.perf_counter()
     collection = Collection()
@@ -190,7 +177,7 @@ def collect_rollouts(
     with httpx.Client(timeout=timeouts) as client:
         try:
             with httpx.Client(timeout=min(timeout, DISCOVERY_TIMEOUT_S)) as head:
-                collection.agents = discover_agents(head, gym_url)
+                directory = discover(head, gym_url)
         except _Failure as failure:
             source = gym_url.rstrip("/") + "/server_instances"
             collection.findings = [_failed(i, failure, source) for i in range(total)]
@@ -198,16 +185,20 @@ def collect_rollouts(
                 progress(total, total)
             collection.elapsed_s = time.perf_counter() - started
             return collection
+        collection.agents = {a.instance: a.url for a in directory.agents if a.url is not None}
+        stamped = stamp_indices(rows)
         results: list[dict[str, Any] | Finding | None] = [None] * total
 
         def one(index: int) -> dict[str, Any] | Finding:
-            row = rows[index]
-            agent_url = gym_url
+            source = gym_url.rstrip("/") + "/server_instances"
             try:
-                agent_url = _agent_for(row, agent, collection.agents)
-                return _run_one(client, agent_url, row)
+                route = directory.route(stamped[index], agent)
+            except RoutingError as exc:
+                return _failed(index, _Failure("agent_not_found", str(exc)), source)
+            try:
+                return _run_one(client, route.url, route.body)
             except _Failure as failure:
-                return _failed(index, failure, agent_url.rstrip("/") + "/run")
+                return _failed(index, failure, route.url + "/run")
 
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             futures = {pool.submit(one, i): i for i in range(total)}

@@ -49,7 +49,13 @@ def gym_with_agent(model_base_url: str, *, agent_timeout: float = 5.0) -> Iterat
         head = create_head_app(
             [
                 ServerInstance("multi_step_resources_server", "resources_servers", resources.url),
-                ServerInstance("multi_step_agent", "responses_api_agents", agent.url),
+                ServerInstance(
+                    "multi_step_agent",
+                    "responses_api_agents",
+                    agent.url,
+                    implementation="simple_agent",
+                    resources_server="multi_step_resources_server",
+                ),
             ]
         )
         yield stack.enter_context(BackgroundServer(head)).url
@@ -102,13 +108,58 @@ def test_answer_that_is_not_json_becomes_invalid_json_finding():
     assert "oops" in collection.findings[0].message
 
 
-def test_unknown_agent_is_a_finding_naming_the_known_ones():
-    head = create_head_app([ServerInstance("only_agent", "responses_api_agents", "http://x:1")])
-    with BackgroundServer(head) as gym:
+def test_unknown_agent_is_a_finding_naming_the_instances():
+    instance = ServerInstance(
+        "only_agent", "responses_api_agents", "http://x:1", implementation="simple_agent"
+    )
+    with BackgroundServer(create_head_app([instance])) as gym:
         collection = collect_rollouts(gym.url, ROWS[:1], agent="nope", timeout=5)
     finding = collection.findings[0]
     assert finding.cause == "agent_not_found"
-    assert "only_agent" in finding.message
+    assert "the head server lists no agent 'nope' (agent instances: only_agent)" in finding.message
+
+
+def _run_recorder() -> tuple[FastAPI, list[dict]]:
+    """An agent whose /run records each body it gets and answers a minimal record."""
+    bodies: list[dict] = []
+    app = FastAPI()
+
+    @app.post("/run")
+    def run(body: dict) -> dict:
+        bodies.append(body)
+        return {"response": {"output": []}, "reward": 0.0}
+
+    return app, bodies
+
+
+@pytest.mark.parametrize(
+    ("rows", "agent"),
+    [
+        ([{"responses_create_params": {}}], "multi_step_agent"),  # no agent_ref, instance name
+        ([{"responses_create_params": {}}], "simple_agent"),  # no agent_ref, implementation
+        (ROWS[:1], None),  # the row's agent_ref
+        ([{"responses_create_params": {}, "task_source": "multi_step_resources_server"}], None),
+    ],
+    ids=["instance", "implementation", "agent_ref", "task_source"],
+)
+def test_rows_reach_the_agent_by_every_routing(rows: list[dict], agent: str | None):
+    app, bodies = _run_recorder()
+    with BackgroundServer(app) as server:
+        instances = [
+            ServerInstance("multi_step_resources_server", "resources_servers", "http://x:1"),
+            ServerInstance(
+                "multi_step_agent",
+                "responses_api_agents",
+                server.url,
+                implementation="simple_agent",
+                resources_server="multi_step_resources_server",
+            ),
+        ]
+        with BackgroundServer(create_head_app(instances)) as gym:
+            collection = collect_rollouts(gym.url, rows, agent=agent, timeout=10)
+    assert not collection.findings and len(collection.records) == 1
+    assert bodies[0]["agent_ref"]["name"] == "multi_step_agent"
+    assert (bodies[0]["_ng_task_index"], bodies[0]["_ng_rollout_index"]) == (0, 0)
 
 
 def test_load_task_rows_reads_gym_jsonl(tmp_path: Path):

@@ -32,6 +32,8 @@ RESOURCES_SERVERS: dict[str, type[ResourcesServer]] = {
 }
 DEFAULT_MODEL_NAME = "gymcheck-tiny"
 MODEL_SERVER_NAME = "policy_model"
+AGENT_IMPLEMENTATION = "simple_agent"
+"""What the embedded agents are, as ``/server_instances`` names it; their instance names differ."""
 
 
 class ReferenceStack:
@@ -97,12 +99,24 @@ class ReferenceStack:
             self._start_model_server()
         elif self.model is None:
             self.model = _served_model(self.base_url, self._api_key)
-        instances.append(ServerInstance(MODEL_SERVER_NAME, "responses_api_models", self.base_url))
+        instances.append(
+            ServerInstance(
+                MODEL_SERVER_NAME,
+                "responses_api_models",
+                self.base_url,
+                implementation="vllm_model",
+            )
+        )
         for env in self.envs:
             resources = RESOURCES_SERVERS[env](fault=self._layer_fault("resource"))
             resources_url = self._serve(resources.create_app())
             instances.append(
-                ServerInstance(task_rows.resources_name(env), "resources_servers", resources_url)
+                ServerInstance(
+                    task_rows.resources_name(env),
+                    "resources_servers",
+                    resources_url,
+                    implementation=env,
+                )
             )
             config = AgentConfig(
                 name=task_rows.agent_name(env),
@@ -116,7 +130,15 @@ class ReferenceStack:
             )
             agent_url = self._serve(create_agent_app(config))
             self.agent_urls[config.name] = agent_url
-            instances.append(ServerInstance(config.name, "responses_api_agents", agent_url))
+            instances.append(
+                ServerInstance(
+                    config.name,
+                    "responses_api_agents",
+                    agent_url,
+                    implementation=AGENT_IMPLEMENTATION,
+                    resources_server=task_rows.resources_name(env),
+                )
+            )
         self.gym_url = self._serve(create_head_app(instances))
 
     def _start_model_server(self) -> None:

@@ -46,7 +46,7 @@ def _model_calls(record: dict) -> int:
 def test_head_server_lists_every_server(stack: ReferenceStack):
     assert httpx.get(stack.gym_url + "/readyz", timeout=10).json() == {"status": "ok"}
     listing = httpx.get(stack.gym_url + "/server_instances", timeout=10).json()
-    types = {(i["name"], i["server_type"]) for i in listing}
+    types = {(i["process_name"], i["server_type"]) for i in listing}
     assert ("single_tool_agent", "responses_api_agents") in types
     assert ("multi_step_agent", "responses_api_agents") in types
     assert ("multi_step_resources_server", "resources_servers") in types

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import yaml
 
 from gymcheck.errors import UsageError
 from gymcheck.reference.faults import Fault
@@ -135,13 +136,29 @@ def test_reward_out_of_range_fault_breaks_the_reward_range():
 
 def test_head_server_lists_instances_like_nemo_gym():
     instances = [
-        ServerInstance("multi_step_agent", "responses_api_agents", "http://127.0.0.1:9"),
+        ServerInstance(
+            "multi_step_agent",
+            "responses_api_agents",
+            "http://127.0.0.1:9",
+            implementation="simple_agent",
+            resources_server="multi_step_resources_server",
+        ),
         ServerInstance("multi_step_resources_server", "resources_servers", "http://127.0.0.1:8"),
     ]
     with BackgroundServer(create_head_app(instances)) as server:
         assert httpx.get(server.url + "/readyz", timeout=10).json() == {"status": "ok"}
         listing = httpx.get(server.url + "/server_instances", timeout=10).json()
-    assert listing[0]["name"] == "multi_step_agent"
+        config = yaml.safe_load(
+            httpx.get(server.url + "/global_config_dict_yaml", timeout=10).json()
+        )
+    # As Gym 0.7.0: `name` is the implementation, process_name/config_path the instance.
+    assert listing[0]["name"] == "simple_agent"
+    assert listing[0]["process_name"] == listing[0]["config_path"] == "multi_step_agent"
     assert listing[0]["server_type"] == "responses_api_agents"
     assert listing[0]["url"] == "http://127.0.0.1:9"
     assert listing[0]["port"] == 9
+    agent = config["multi_step_agent"]["responses_api_agents"]["simple_agent"]
+    assert agent["resources_server"] == {
+        "type": "resources_servers",
+        "name": "multi_step_resources_server",
+    }
