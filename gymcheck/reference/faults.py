@@ -81,6 +81,26 @@ FAULTS: dict[Fault, FaultInfo] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class ServerFaults:
+    """Where the model server departs from the contract under a planted server fault; with
+    ``fault=None`` (or a fault of another layer) it serves a healthy endpoint."""
+
+    fault: Fault | None = None
+
+    @property
+    def accepts_null_top_logprobs(self) -> bool:
+        return self.fault is Fault.TOP_LOGPROBS_NULL
+
+    def reported_logprobs(self, logprobs: list[float]) -> list[float]:
+        return logprobs[:-1] if self.fault is Fault.BAD_LOGPROBS else logprobs
+
+    def omits_token_ids(self, *, null_top_logprobs: bool) -> bool:
+        if self.fault is Fault.DROP_TOKEN_IDS:
+            return True
+        return self.fault is Fault.TOP_LOGPROBS_NULL and null_top_logprobs
+
+
 def parse_fault(name: str | None) -> Fault | None:
     """The fault named ``name`` (``None`` for none); ``ValueError`` lists the known names."""
     if name is None:
