@@ -12,14 +12,8 @@ from fastapi import FastAPI, Request, Response
 
 from gymcheck.reference.faults import Fault
 from gymcheck.reference.gym import tasks
-from gymcheck.reference.gym.agent import (
-    Agent,
-    AgentConfig,
-    chat_tools,
-    create_agent_app,
-    output_items,
-    to_chat_messages,
-)
+from gymcheck.reference.gym.agent import Agent, AgentConfig, create_agent_app
+from gymcheck.reference.gym.messages import chat_tools, completion_items, to_chat_messages
 from gymcheck.reference.gym.multi_step import MultiStepResourcesServer
 from gymcheck.reference.serving import BackgroundServer
 from gymcheck.tokeninfo import GYM_TOKEN_REQUEST_PARAMS
@@ -112,7 +106,7 @@ def test_truncate_history_fault_drops_the_oldest_turn():
 
 
 def test_output_items_follow_nemo_gym_shapes():
-    items = output_items(
+    items = completion_items(
         {
             "role": "assistant",
             "content": None,
@@ -133,7 +127,7 @@ def test_output_items_follow_nemo_gym_shapes():
 
 def test_think_tags_in_content_become_a_reasoning_item():
     # An endpoint without a reasoning parser (stock vLLM) leaves <think> in the content.
-    items = output_items({"content": "<think>\nhmm\n</think>\n\nThe answer is 4."})
+    items = completion_items({"content": "<think>\nhmm\n</think>\n\nThe answer is 4."})
     assert [i["type"] for i in items] == ["reasoning", "message"]
     assert items[0]["summary"][0]["text"] == "hmm"
     assert items[1]["content"][0] == {
