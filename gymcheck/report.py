@@ -56,6 +56,33 @@ class Finding:
         return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
 
 
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a record came from, given to each finding as it is created.
+
+    ``source`` is the file (or Gym URL), ``line`` is 1-based in it, ``rollout_index`` 0-based.
+    """
+
+    source: str | None = None
+    line: int | None = None
+    rollout_index: int | None = None
+
+    def finding(self, code: str, message: str, **fields: Any) -> Finding:
+        """A ``Finding`` at this location."""
+        return Finding(
+            code,
+            message,
+            source=self.source,
+            line=self.line,
+            rollout_index=self.rollout_index,
+            **fields,
+        )
+
+
+NOWHERE = Location()
+"""A record checked on its own, outside any file or list."""
+
+
 @dataclass(slots=True)
 class Step:
     """One sub-result of a check, e.g. a sub-check of ``http_endpoint``.

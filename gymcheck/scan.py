@@ -2,7 +2,8 @@
 
 Memory stays flat: a file is read line by line, and what is kept per rollout is a few counters
 (plus the findings of bad ones). With ``workers > 1`` each file is cut into byte ranges at line
-starts and the ranges are scanned by a process pool; line numbers are fixed up afterwards.
+starts; the pool first counts each range's lines, so that every range is scanned knowing its
+first line and record, and each finding is created at its file position.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymcheck.checks.collection import CollectionTally
-from gymcheck.checks.continuity import ContinuityTally, diagnose_breaks
-from gymcheck.checks.records import SCHEMA, RewardRange, inspect_record
+from gymcheck.checks.records import SCHEMA, RewardRange
+from gymcheck.checks.rollout_pass import RolloutPass, RolloutTallies
 from gymcheck.errors import UsageError
 from gymcheck.files import check_input_file, compression_of
 from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES, iter_lines, parse_line, split_ranges
-from gymcheck.report import Finding, Report
+from gymcheck.report import CheckResult, Location, Report
 
 Progress = Callable[[int], None]
 """Called with the number of bytes scanned since the last call."""
@@ -39,24 +39,37 @@ _FIX_LINE = "write one complete JSON object per line, UTF-8 encoded (NeMo Gym's 
 class ScanResult:
     """What a scan found; ``to_report()`` gives the report the renderers take."""
 
-    collection: CollectionTally = field(default_factory=CollectionTally)
-    continuity: ContinuityTally = field(default_factory=ContinuityTally)
+    tallies: RolloutTallies = field(default_factory=RolloutTallies)
     files: list[str] = field(default_factory=list)
     bytes: int = 0
     lines: int = 0
 
     def merge(self, other: ScanResult) -> None:
-        self.collection.merge(other.collection)
-        self.continuity.merge(other.continuity)
+        self.tallies.merge(other.tallies)
         self.bytes += other.bytes
         self.lines += other.lines
 
     def to_report(self) -> Report:
-        collection, continuity = self.collection.result(), self.continuity.result()
-        collection.details["files"] = list(self.files)
-        collection.details["bytes"] = self.bytes
-        collection.details["lines"] = self.lines
-        return Report([collection, continuity], title="Rollout file validation")
+        return Report(list(self.results()), title="Rollout file validation")
+
+    def results(self) -> tuple[CheckResult, CheckResult]:
+        """The ``rollout_collection`` result (with what was read) and ``token_continuity``'s."""
+        collection, continuity = self.tallies.results()
+        collection.details |= {"files": list(self.files), "bytes": self.bytes, "lines": self.lines}
+        return collection, continuity
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """A byte range of a file, and where it starts in the file's lines and records."""
+
+    path: Path
+    start: int
+    end: int
+    first_line: int = 0
+    """Lines before the range."""
+    first_record: int = 0
+    """Records (non-blank lines) before the range."""
 
 
 @dataclass(slots=True)
@@ -133,8 +146,8 @@ def scan(
         _scan_parallel(files, result, tokenizer, reward_range, workers, progress, max_line_bytes)
     else:
         for path in files:
-            size = path.stat().st_size
-            part = _scan_range(path, 0, size, tokenizer, reward_range, progress, max_line_bytes)
+            whole = _Range(path, 0, path.stat().st_size)
+            part = _scan_range(whole, tokenizer, reward_range, progress, max_line_bytes)
             _add_file(result, path, [part])
     return result
 
@@ -146,88 +159,49 @@ def worker_count(requested: int, files: Sequence[Path]) -> int:
 
 
 def _add_file(result: ScanResult, path: Path, parts: Sequence[_RangeResult]) -> None:
-    """Merge one file's range results in order, turning range-local positions into file ones."""
-    line_offset = record_offset = 0
+    """Merge one file's range results, in order."""
     for part in parts:
-        for finding in (*part.scan.collection.findings, *part.scan.continuity.findings):
-            if finding.line is not None:
-                finding.line += line_offset
-            if finding.rollout_index is not None:
-                finding.rollout_index += record_offset
-        line_offset += part.scan.lines
-        record_offset += part.records
         result.merge(part.scan)
-    if record_offset == 0:
-        result.collection.add_file_finding(
-            Finding(
-                SCHEMA,
-                "the file is empty: it holds no rollout records",
-                source=str(path),
-                fix=_FIX_LINE,
+    if sum(part.records for part in parts) == 0:
+        result.tallies.collection.add_file_finding(
+            Location(source=str(path)).finding(
+                SCHEMA, "the file is empty: it holds no rollout records", fix=_FIX_LINE
             )
         )
 
 
 def _scan_range(
-    path: Path,
-    start: int,
-    end: int,
+    where: _Range,
     tokenizer: Any,
     reward_range: RewardRange,
     progress: Progress | None,
     max_line_bytes: int,
 ) -> _RangeResult:
-    source = str(path)
-    scan = ScanResult(bytes=end - start)
-    collection, continuity = scan.collection, scan.continuity
-    vocab_size = len(tokenizer) if tokenizer is not None else None
+    """One pass over the range's records; each finding is created at its file line."""
+    source = str(where.path)
+    rollouts = RolloutPass(tokenizer=tokenizer, reward_range=reward_range)
     records = 0
-    reported = start
-    number = 0
-    for line in iter_lines(path, start, end, max_line_bytes=max_line_bytes):
-        number = line.number
+    reported = where.start
+    number = where.first_line
+    for line in iter_lines(where.path, where.start, where.end, max_line_bytes=max_line_bytes):
+        number = where.first_line + line.number
         if progress is not None and line.end_offset - reported >= _PROGRESS_EVERY:
             progress(line.end_offset - reported)
             reported = line.end_offset
-        data = line.data
         if line.blank:
             continue
-        position = records
+        at = Location(source=source, line=number, rollout_index=where.first_record + records)
         records += 1
         record, error = parse_line(line)
         if error is not None:
-            collection.add(
-                [
-                    Finding(
-                        SCHEMA,
-                        error,
-                        source=source,
-                        line=number,
-                        rollout_index=position,
-                        fix=_FIX_LINE,
-                    )
-                ]
-            )
+            rollouts.add_unreadable(at.finding(SCHEMA, error, fix=_FIX_LINE))
             continue
-        inspection = inspect_record(
-            record, reward_range=reward_range, vocab_size=vocab_size, raw=data
-        )
-        for finding in inspection.findings:
-            finding.source, finding.line, finding.rollout_index = source, number, position
-        turns = inspection.turns
-        outputs = sum(1 for t in turns if t.generation_token_ids) if turns else 0
-        collection.add(inspection.findings, trainable_outputs=outputs, reward=inspection.reward)
-        if not turns:
-            continue
-        breaks: list[Finding] = []
-        if any(b is not None for b in inspection.breaks):
-            breaks = diagnose_breaks(record, turns, inspection.breaks, tokenizer)
-            for finding in breaks:
-                finding.source, finding.line, finding.rollout_index = source, number, position
-        continuity.add(turns, breaks)
-    scan.lines = number
-    if progress is not None and end > reported:
-        progress(end - reported)
+        rollouts.add_record(record, at=at, raw=line.data)
+    scan = ScanResult(
+        rollouts.tallies, bytes=where.end - where.start, lines=number - where.first_line
+    )
+    if progress is not None and where.end > reported:
+        progress(where.end - reported)
     return _RangeResult(scan, records)
 
 
@@ -242,9 +216,33 @@ def _init_worker(tokenizer: Any) -> None:
 
 
 def _scan_range_in_worker(
-    path: Path, start: int, end: int, reward_range: RewardRange, max_line_bytes: int
+    where: _Range, reward_range: RewardRange, max_line_bytes: int
 ) -> _RangeResult:
-    return _scan_range(path, start, end, _worker_tokenizer, reward_range, None, max_line_bytes)
+    return _scan_range(where, _worker_tokenizer, reward_range, None, max_line_bytes)
+
+
+def _count_range(where: _Range, max_line_bytes: int) -> tuple[int, int]:
+    """``(lines, records)`` in the range: where the next range starts counting."""
+    lines = records = 0
+    for line in iter_lines(where.path, where.start, where.end, max_line_bytes=max_line_bytes):
+        lines = line.number
+        records += not line.blank
+    return lines, records
+
+
+def _located_ranges(
+    pool: ProcessPoolExecutor, path: Path, parts: int, max_line_bytes: int
+) -> list[_Range]:
+    """The file cut into ranges, each knowing its first line and record (counted in the pool,
+    so that findings are created at their file position)."""
+    ranges = [_Range(path, s, e) for s, e in split_ranges(path, parts)]
+    counts = list(pool.map(_count_range, ranges, [max_line_bytes] * len(ranges)))
+    located, lines, records = [], 0, 0
+    for where, (range_lines, range_records) in zip(ranges, counts, strict=True):
+        located.append(_Range(path, where.start, where.end, lines, records))
+        lines += range_lines
+        records += range_records
+    return located
 
 
 def _scan_parallel(
@@ -259,30 +257,19 @@ def _scan_parallel(
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_init_worker, initargs=(tokenizer,)
     ) as pool:
-        jobs: list[tuple[Path, list[tuple[int, int, Future[_RangeResult]]]]] = []
+        jobs: list[tuple[Path, list[tuple[_Range, Future[_RangeResult]]]]] = []
         for path in files:
-            size = path.stat().st_size
-            parts = max(workers * 4, -(-size // _RANGE_BYTES))
-            ranges = split_ranges(path, parts)
-            jobs.append(
-                (
-                    path,
-                    [
-                        (
-                            s,
-                            e,
-                            pool.submit(
-                                _scan_range_in_worker, path, s, e, reward_range, max_line_bytes
-                            ),
-                        )
-                        for s, e in ranges
-                    ],
-                )
-            )
-        for path, futures in jobs:
+            parts = max(workers * 4, -(-path.stat().st_size // _RANGE_BYTES))
+            ranges = _located_ranges(pool, path, parts, max_line_bytes)
+            futures = [
+                (where, pool.submit(_scan_range_in_worker, where, reward_range, max_line_bytes))
+                for where in ranges
+            ]
+            jobs.append((path, futures))
+        for path, submitted in jobs:
             parts_done = []
-            for start, end, future in futures:
+            for where, future in submitted:
                 parts_done.append(future.result())
                 if progress is not None:
-                    progress(end - start)
+                    progress(where.end - where.start)
             _add_file(result, path, parts_done)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gymcheck.checks.records import RewardRange, inspect_record
-from gymcheck.report import CheckResult, Finding, Status, Step
+from gymcheck.report import CheckResult, Finding, Location, Status, Step
 
 CHECK_ID = "rollout_collection"
 
@@ -155,10 +155,13 @@ def check_rollout_collection(
 ) -> CheckResult:
     """The ``rollout_collection`` check; each finding carries its record's ``rollout_index``."""
     tally = CollectionTally()
-    for position, record in enumerate(records):
-        inspection = inspect_record(record, reward_range=reward_range, vocab_size=vocab_size)
-        for finding in inspection.findings:
-            finding.rollout_index = position
+    for index, record in enumerate(records):
+        inspection = inspect_record(
+            record,
+            reward_range=reward_range,
+            vocab_size=vocab_size,
+            at=Location(rollout_index=index),
+        )
         outputs = sum(1 for t in inspection.turns or () if t.generation_token_ids)
         tally.add(inspection.findings, trainable_outputs=outputs, reward=inspection.reward)
     return tally.result()

@@ -15,7 +15,7 @@ from typing import Any
 
 from gymcheck.checks.continuity import find_breaks
 from gymcheck.errors import RolloutFormatError
-from gymcheck.report import Finding
+from gymcheck.report import NOWHERE, Finding, Location
 from gymcheck.rollout import Turn, output_items, trainable_turns
 
 RewardRange = tuple[float, float]
@@ -49,12 +49,18 @@ _FIX_TOKEN_FIELDS = (
 class RecordInspection:
     """What one pass over a record found, kept for the continuity check to reuse."""
 
+    at: Location = NOWHERE
+    """Where the record is; every finding of it is created there."""
     findings: list[Finding] = field(default_factory=list)
     turns: list[Turn] | None = None
     """``None`` when the record's shape is too broken to have turns."""
     breaks: list[int | None] = field(default_factory=list)
     """Per turn, the first divergence from the previous turn (``None``: contiguous)."""
     reward: float | None = None
+
+    def add(self, code: str, message: str, **fields: Any) -> None:
+        """A finding of this record, at its location."""
+        self.findings.append(self.at.finding(code, message, **fields))
 
 
 def check_record(
@@ -73,37 +79,34 @@ def inspect_record(
     reward_range: RewardRange = (0.0, 1.0),
     vocab_size: int | None = None,
     raw: bytes | None = None,
+    at: Location = NOWHERE,
 ) -> RecordInspection:
-    """``check_record``'s findings plus the turns and breaks; ``raw`` is the JSON line."""
-    inspection = RecordInspection()
-    findings = inspection.findings
+    """``check_record``'s findings plus the turns and breaks; ``raw`` is the JSON line, ``at``
+    where the record is (every finding is created there)."""
+    found = RecordInspection(at=at)
     if not isinstance(record, Mapping):
-        findings.append(
-            Finding(
-                SCHEMA,
-                f"the line is a JSON {_json_type(record)}, not a rollout object",
-                fix="write one rollout record (a JSON object) per line",
-            )
+        found.add(
+            SCHEMA,
+            f"the line is a JSON {_json_type(record)}, not a rollout object",
+            fix="write one rollout record (a JSON object) per line",
         )
-        return inspection
-    inspection.reward = _check_reward(record, reward_range, findings)
+        return found
+    found.reward = _check_reward(record, reward_range, found)
     try:
         turns = trainable_turns(record)
     except RolloutFormatError as exc:
-        findings.append(Finding(SCHEMA, str(exc), fix=_FIX_TOKEN_FIELDS))
-        return inspection
-    _check_output_items(output_items(record), findings)
+        found.add(SCHEMA, str(exc), fix=_FIX_TOKEN_FIELDS)
+        return found
+    _check_output_items(output_items(record), found)
     if not turns:
-        findings.append(
-            Finding(
-                NO_TRAINABLE_OUTPUT,
-                "no output item carries prompt_token_ids / generation_token_ids / "
-                "generation_log_probs, so nothing in this rollout can be trained on",
-                fix=_FIX_TOKEN_FIELDS,
-            )
+        found.add(
+            NO_TRAINABLE_OUTPUT,
+            "no output item carries prompt_token_ids / generation_token_ids / "
+            "generation_log_probs, so nothing in this rollout can be trained on",
+            fix=_FIX_TOKEN_FIELDS,
         )
-        inspection.turns = turns
-        return inspection
+        found.turns = turns
+        return found
     breaks = find_breaks(turns, raw)
     typed_ok = True
     for turn, divergence in zip(turns, breaks, strict=True):
@@ -114,33 +117,31 @@ def inspect_record(
         # Ids before the divergence repeat the previous turn's, which were already checked.
         new_from = previous_length if divergence is None else divergence
         new_from = min(new_from, len(turn.prompt_token_ids))
-        ok = _check_ids(turn, new_from, vocab_size, findings)
+        ok = _check_ids(turn, new_from, vocab_size, found)
         typed_ok = typed_ok and ok
-        _check_generation(turn, findings)
-    inspection.turns = turns if typed_ok else None
-    inspection.breaks = breaks
-    return inspection
+        _check_generation(turn, found)
+    found.turns = turns if typed_ok else None
+    found.breaks = breaks
+    return found
 
 
-def _check_output_items(items: Sequence[Any], findings: list[Finding]) -> None:
+def _check_output_items(items: Sequence[Any], found: RecordInspection) -> None:
     """Items of ``response.output`` that are not objects: a trainer cannot read them."""
     bad = [index for index, item in enumerate(items) if not isinstance(item, Mapping)]
     if bad:
         first = items[bad[0]]
-        findings.append(
-            Finding(
-                SCHEMA,
-                f"{len(bad)} of {len(items)} response.output items are not objects; the first "
-                f"is response.output[{bad[0]}], a JSON {_json_type(first)} {first!r:.40}",
-                fix="write each output item as a Responses-API object (type message, reasoning, "
-                "function_call or function_call_output)",
-                details={"count": len(bad), "output_index": bad[0]},
-            )
+        found.add(
+            SCHEMA,
+            f"{len(bad)} of {len(items)} response.output items are not objects; the first "
+            f"is response.output[{bad[0]}], a JSON {_json_type(first)} {first!r:.40}",
+            fix="write each output item as a Responses-API object (type message, reasoning, "
+            "function_call or function_call_output)",
+            details={"count": len(bad), "output_index": bad[0]},
         )
 
 
 def _check_reward(
-    record: Mapping[str, Any], reward_range: RewardRange, findings: list[Finding]
+    record: Mapping[str, Any], reward_range: RewardRange, found: RecordInspection
 ) -> float | None:
     low, high = reward_range
     fix = (
@@ -148,25 +149,21 @@ def _check_reward(
         "(or pass --reward-range LO,HI if your rewards use another range)"
     )
     if "reward" not in record:
-        findings.append(Finding(REWARD_INVALID, "the record has no 'reward'", fix=fix))
+        found.add(REWARD_INVALID, "the record has no 'reward'", fix=fix)
         return None
     reward = record["reward"]
     if isinstance(reward, bool) or not isinstance(reward, int | float):
-        findings.append(
-            Finding(
-                REWARD_INVALID,
-                f"reward is {_json_type(reward)} {reward!r:.40}, not a number",
-                fix=fix,
-            )
+        found.add(
+            REWARD_INVALID,
+            f"reward is {_json_type(reward)} {reward!r:.40}, not a number",
+            fix=fix,
         )
         return None
     if not math.isfinite(reward):
-        findings.append(Finding(REWARD_INVALID, f"reward is {reward}, not finite", fix=fix))
+        found.add(REWARD_INVALID, f"reward is {reward}, not finite", fix=fix)
         return None
     if not low <= reward <= high:
-        findings.append(
-            Finding(REWARD_INVALID, f"reward {reward:g} is outside [{low:g}, {high:g}]", fix=fix)
-        )
+        found.add(REWARD_INVALID, f"reward {reward:g} is outside [{low:g}, {high:g}]", fix=fix)
     return float(reward)
 
 
@@ -179,7 +176,7 @@ _INT64_LIMIT = 2**63
 out of range, not a fractional one."""
 
 
-def _check_ids(turn: Turn, new_from: int, vocab_size: int | None, findings: list[Finding]) -> bool:
+def _check_ids(turn: Turn, new_from: int, vocab_size: int | None, found: RecordInspection) -> bool:
     """Type- and range-check the ids this turn adds; ``False`` when they are not integers."""
     prompt = turn.prompt_token_ids
     limit = vocab_size if vocab_size is not None else MAX_ID_WITHOUT_VOCABULARY + 1
@@ -196,14 +193,12 @@ def _check_ids(turn: Turn, new_from: int, vocab_size: int | None, findings: list
                 continue
             if isinstance(token, bool) or not isinstance(token, int):
                 index = position + (offset if name == "prompt_token_ids" else 0)
-                findings.append(
-                    Finding(
-                        SCHEMA,
-                        f"{name}[{index}] is {_json_type(token)} {token!r:.40}, "
-                        "not an integer token id",
-                        turn=turn.number,
-                        token_index=offset + position,
-                    )
+                found.add(
+                    SCHEMA,
+                    f"{name}[{index}] is {_json_type(token)} {token!r:.40}, "
+                    "not an integer token id",
+                    turn=turn.number,
+                    token_index=offset + position,
                 )
                 return False
         bad = [(p, t) for p, t in enumerate(ids) if _is_huge_integer(t) or not 0 <= t < limit]
@@ -215,21 +210,19 @@ def _check_ids(turn: Turn, new_from: int, vocab_size: int | None, findings: list
                 if vocab_size is not None
                 else "[0, 2**31), the int32 range of token ids (no tokenizer given)"
             )
-            findings.append(
-                Finding(
-                    TOKEN_ID_OUT_OF_RANGE,
-                    f"{name} holds {len(bad)} id(s) outside {bounds}; "
-                    f"the first is {shown} at token {offset + position}",
-                    turn=turn.number,
-                    token_index=offset + position,
-                    fix="use the same tokenizer for the check as the inference engine, and "
-                    "make sure the engine returns ids of that tokenizer",
-                    details={
-                        "field": name,
-                        "count": len(bad),
-                        "token_id": token if isinstance(token, int) else shown,
-                    },
-                )
+            found.add(
+                TOKEN_ID_OUT_OF_RANGE,
+                f"{name} holds {len(bad)} id(s) outside {bounds}; "
+                f"the first is {shown} at token {offset + position}",
+                turn=turn.number,
+                token_index=offset + position,
+                fix="use the same tokenizer for the check as the inference engine, and "
+                "make sure the engine returns ids of that tokenizer",
+                details={
+                    "field": name,
+                    "count": len(bad),
+                    "token_id": token if isinstance(token, int) else shown,
+                },
             )
     return True
 
@@ -238,33 +231,29 @@ def _is_huge_integer(token: Any) -> bool:
     return type(token) is float and math.isfinite(token) and abs(token) >= _INT64_LIMIT
 
 
-def _check_generation(turn: Turn, findings: list[Finding]) -> None:
+def _check_generation(turn: Turn, found: RecordInspection) -> None:
     generated = turn.generation_token_ids
     logprobs = turn.generation_log_probs
     if not generated:
-        findings.append(
-            Finding(
-                EMPTY_GENERATION,
-                f"output item {turn.output_index} ({turn.item_type or 'untyped'}) carries "
-                "token fields but generation_token_ids is empty",
-                turn=turn.number,
-                fix="record the ids the engine generated for this call (an empty "
-                "generation gives the trainer nothing to learn from)",
-            )
+        found.add(
+            EMPTY_GENERATION,
+            f"output item {turn.output_index} ({turn.item_type or 'untyped'}) carries "
+            "token fields but generation_token_ids is empty",
+            turn=turn.number,
+            fix="record the ids the engine generated for this call (an empty "
+            "generation gives the trainer nothing to learn from)",
         )
     if len(logprobs) != len(generated):
-        findings.append(
-            Finding(
-                LOGPROBS_LENGTH_MISMATCH,
-                f"{len(logprobs)} generation_log_probs for {len(generated)} generated ids",
-                turn=turn.number,
-                fix="return exactly one logprob per generated token (request logprobs: true, "
-                "top_logprobs: 0)",
-                details={"logprobs": len(logprobs), "generated": len(generated)},
-            )
+        found.add(
+            LOGPROBS_LENGTH_MISMATCH,
+            f"{len(logprobs)} generation_log_probs for {len(generated)} generated ids",
+            turn=turn.number,
+            fix="return exactly one logprob per generated token (request logprobs: true, "
+            "top_logprobs: 0)",
+            details={"logprobs": len(logprobs), "generated": len(generated)},
         )
     if logprobs and not _logprobs_look_valid(logprobs):
-        _report_bad_logprobs(turn, logprobs, findings)
+        _report_bad_logprobs(turn, logprobs, found)
 
 
 def _logprobs_look_valid(logprobs: Sequence[Any]) -> bool:
@@ -283,7 +272,7 @@ def _logprobs_look_valid(logprobs: Sequence[Any]) -> bool:
 _NUMBER_TYPES = {float, int}
 
 
-def _report_bad_logprobs(turn: Turn, logprobs: Sequence[Any], findings: list[Finding]) -> None:
+def _report_bad_logprobs(turn: Turn, logprobs: Sequence[Any], found: RecordInspection) -> None:
     bad: list[tuple[int, str]] = []
     for position, value in enumerate(logprobs):
         if value is None:
@@ -299,17 +288,14 @@ def _report_bad_logprobs(turn: Turn, logprobs: Sequence[Any], findings: list[Fin
     if not bad:
         return
     position, what = bad[0]
-    findings.append(
-        Finding(
-            LOGPROBS_INVALID,
-            f"{len(bad)} of {len(logprobs)} generation_log_probs are invalid; the first is "
-            f"generation_log_probs[{position}] = {what}",
-            turn=turn.number,
-            token_index=len(turn.prompt_token_ids) + position,
-            fix="return the sampled token's logprob (a finite number <= 0) for every "
-            "generated token",
-            details={"count": len(bad), "generation_index": position},
-        )
+    found.add(
+        LOGPROBS_INVALID,
+        f"{len(bad)} of {len(logprobs)} generation_log_probs are invalid; the first is "
+        f"generation_log_probs[{position}] = {what}",
+        turn=turn.number,
+        token_index=len(turn.prompt_token_ids) + position,
+        fix="return the sampled token's logprob (a finite number <= 0) for every generated token",
+        details={"count": len(bad), "generation_index": position},
     )
 
 

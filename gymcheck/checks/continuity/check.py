@@ -7,11 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gymcheck.checks.continuity.detect import find_breaks
-from gymcheck.checks.continuity.diagnose import diagnose_breaks
-from gymcheck.errors import RolloutFormatError
 from gymcheck.report import CheckResult, Finding, Status, Step
-from gymcheck.rollout import Turn, trainable_turns
+from gymcheck.rollout import Turn
 
 CHECK_ID = "token_continuity"
 
@@ -56,24 +53,26 @@ class ContinuityTally:
             return CheckResult(
                 CHECK_ID, Status.SKIP, "no rollout with token data to check", details=details
             )
+        step = {
+            "turns": self.turns,
+            "breaks": self.breaks,
+            "causes": dict(self.causes.most_common()),
+        }
         if not self.breaks:
-            line = f"Token continuity validated across {self.turns} turns"
             return CheckResult(
                 CHECK_ID,
                 Status.PASS,
-                line,
+                f"Token continuity validated across {self.turns} turns",
                 details=details,
-                steps=[Step("continuity", Status.PASS, line)],
+                steps=[Step("continuity", Status.PASS, data=step)],
             )
-        causes = ", ".join(f"{cause} ×{n}" for cause, n in self.causes.most_common())
         summary = f"{self.broken_rollouts} of {self.rollouts} rollouts break continuity"
-        step = f"Token continuity broken at {self.breaks} of {self.turns} turns ({causes})"
         return CheckResult(
             CHECK_ID,
             Status.FAIL,
             summary,
             details=details,
-            steps=[Step("continuity", Status.FAIL, step)],
+            steps=[Step("continuity", Status.FAIL, data=step)],
             findings=list(self.findings),
         )
 
@@ -81,20 +80,11 @@ class ContinuityTally:
 def check_token_continuity(
     records: Iterable[Mapping[str, Any]], *, tokenizer: Any = None
 ) -> CheckResult:
-    """The ``token_continuity`` check over ``records``; findings carry ``rollout_index``."""
-    tally = ContinuityTally()
-    for position, record in enumerate(records):
-        try:
-            turns = trainable_turns(record)
-            breaks = find_breaks(turns)
-        except (RolloutFormatError, TypeError):
-            continue
-        if not turns:
-            continue
-        findings = []
-        if any(b is not None for b in breaks):
-            findings = diagnose_breaks(record, turns, breaks, tokenizer)
-            for finding in findings:
-                finding.rollout_index = position
-        tally.add(turns, findings)
-    return tally.result()
+    """The ``token_continuity`` check over ``records``; findings carry ``rollout_index``.
+
+    Records too malformed to have turns are left to ``rollout_collection``."""
+    from gymcheck.checks.rollout_pass import RolloutPass
+
+    rollouts = RolloutPass(tokenizer=tokenizer)
+    rollouts.add_records(records)
+    return rollouts.tallies.continuity.result()

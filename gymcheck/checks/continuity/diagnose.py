@@ -24,7 +24,7 @@ from gymcheck.checks.continuity.text import (
     window,
 )
 from gymcheck.errors import RolloutFormatError
-from gymcheck.report import Finding
+from gymcheck.report import NOWHERE, Finding, Location
 from gymcheck.rollout import Turn, trainable_turns
 
 CONTINUITY_BREAK = "continuity_break"
@@ -175,8 +175,14 @@ def _message(cause: str, turn: int, index: int, evidence: Mapping[str, Any]) -> 
 
 
 def diagnose_breaks(
-    record: Mapping[str, Any], turns: Sequence[Turn], breaks: Sequence[int | None], tokenizer: Any
+    record: Mapping[str, Any],
+    turns: Sequence[Turn],
+    breaks: Sequence[int | None],
+    tokenizer: Any,
+    *,
+    at: Location = NOWHERE,
 ) -> list[Finding]:
+    """One ``continuity_break`` finding per break, each created at the record's location."""
     text = Decoder(tokenizer) if tokenizer is not None else None
     findings = []
     for turn, index in zip(turns, breaks, strict=True):
@@ -205,7 +211,7 @@ def diagnose_breaks(
             "window_start": low,
         }
         findings.append(
-            Finding(
+            at.finding(
                 CONTINUITY_BREAK,
                 _message(cause, turn.number, index, evidence),
                 cause=cause,

@@ -7,7 +7,7 @@ from gymcheck.report import Step
 
 def step_text(step: Step) -> str | None:
     d = step.data
-    if step.name != "continuity" or "turns" not in d:
+    if step.name != "continuity":
         return None
     if not d.get("breaks"):
         return f"Token continuity validated across {d['turns']} turns"

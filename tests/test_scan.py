@@ -1,0 +1,75 @@
+"""The streaming scan in-process: one pass per record, findings created at their file position."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import orjson
+import pytest
+from rollout_builders import make_record, plant_retokenized, tito_turns
+
+from gymcheck import scan as scan_module
+from gymcheck.scan import scan, scan_rollouts
+
+
+def write_file(path: Path, lines: list[bytes]) -> None:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+@pytest.fixture
+def mixed_lines(qwen3_tokenizer) -> list[bytes]:
+    """Clean and broken records with blank lines between them, so that lines and records
+    counts differ."""
+    clean = make_record(tito_turns(qwen3_tokenizer, 3))
+    broken = make_record(plant_retokenized(qwen3_tokenizer))
+    bad_reward = copy.deepcopy(clean)
+    bad_reward["reward"] = 7.0
+    lines: list[bytes] = []
+    for k in range(12):
+        lines.append(orjson.dumps([clean, broken, bad_reward][k % 3]))
+        if k % 4 == 1:
+            lines.append(b"   ")
+    lines.append(b"not json")
+    return lines
+
+
+def located(report) -> list[tuple[int | None, int | None, str]]:
+    return [(f.line, f.rollout_index, f.code) for f in report.findings]
+
+
+def test_findings_carry_file_line_and_record_index(mixed_lines, qwen3_tokenizer, tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    write_file(path, mixed_lines)
+    report = scan_rollouts([path], tokenizer=qwen3_tokenizer)
+    for finding in report.findings:
+        assert finding.source == str(path)
+        assert mixed_lines[finding.line - 1].strip(), finding  # never a blank line
+        records_before = sum(1 for line in mixed_lines[: finding.line - 1] if line.strip())
+        assert finding.rollout_index == records_before
+    codes = {code for _, _, code in located(report)}
+    assert codes == {"continuity_break", "reward_invalid", "schema"}
+
+
+def test_parallel_ranges_locate_findings_as_one_pass_does(
+    mixed_lines, qwen3_tokenizer, tmp_path, monkeypatch
+):
+    path = tmp_path / "mixed.jsonl"
+    write_file(path, mixed_lines)
+    one = scan([path], tokenizer=qwen3_tokenizer)
+    # Ranges of a few lines each, so that several ranges start past blank lines.
+    monkeypatch.setattr(scan_module, "_MIN_RANGE_BYTES", 1)
+    monkeypatch.setattr(scan_module, "_RANGE_BYTES", path.stat().st_size // 6)
+    many = scan([path], tokenizer=qwen3_tokenizer, workers=2)
+    assert located(many.to_report()) == located(one.to_report())
+    assert [f.to_dict() for f in many.to_report().findings] == [
+        f.to_dict() for f in one.to_report().findings
+    ]
+    assert many.lines == one.lines == len(mixed_lines)
+
+
+def test_an_empty_file_is_one_schema_finding(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"\n\n")
+    [finding] = scan_rollouts([path]).findings
+    assert (finding.code, finding.source, finding.line) == ("schema", str(path), None)
