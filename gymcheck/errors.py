@@ -25,3 +25,7 @@ class RolloutFormatError(GymcheckError):
 
 class EndpointError(GymcheckError):
     """An OpenAI-compatible endpoint that cannot be reached or answers badly."""
+
+
+class ProcessorLoadError(UsageError):
+    """A ``--processor`` spec or ``--processed`` file that cannot be loaded."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from gymcheck.errors import GymcheckError, ModelLoadError
 from gymcheck.rollout import (
     ContinuityError,
     TrainingSequence,
+    Turn,
     to_message_log,
     to_training_sequence,
     trainable_turns,
@@ -111,29 +111,13 @@ def _torch_dtype(dtype: str) -> Any:
 
 
 def _load_factory(spec: str) -> Any:
-    module_name, _, attr = spec.rpartition(":")
-    if not module_name or not attr:
+    from gymcheck.processing.load import import_object
+
+    if ":" not in spec:
         raise ModelLoadError(f"{spec!r} is neither a model directory nor module:factory")
-    try:
-        if module_name.endswith(".py"):
-            path = Path(module_name).expanduser()
-            if not path.is_file():
-                raise ModelLoadError(f"{spec!r}: no such file {str(path)!r}")
-            loader_spec = importlib.util.spec_from_file_location(f"_gymcheck_{path.stem}", path)
-            if loader_spec is None or loader_spec.loader is None:
-                raise ModelLoadError(f"{spec!r}: cannot import {str(path)!r}")
-            module = importlib.util.module_from_spec(loader_spec)
-            sys.modules[loader_spec.name] = module
-            loader_spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(module_name)
-    except GymcheckError:
-        raise
-    except Exception as exc:
-        raise ModelLoadError(f"cannot import {module_name!r}: {_one_line(exc)}") from exc
-    factory = getattr(module, attr, None)
+    factory = import_object(spec, error=ModelLoadError)
     if not callable(factory):
-        raise ModelLoadError(f"{module_name!r} has no callable {attr!r}")
+        raise ModelLoadError(f"{spec!r} is not callable")
     try:
         return factory()
     except Exception as exc:
@@ -275,7 +259,26 @@ class SampleSet:
     """One line per record that could not become a sample."""
 
 
-def _reward(record: Mapping[str, Any]) -> float | None:
+def turn_sample(turn: Turn, rollout_index: int, reward: float | None) -> TrainingSample:
+    """One turn on its own: its prompt (not trained) + its generation (trained)."""
+    sequence = to_training_sequence(
+        [
+            {"role": "user", "token_ids": turn.prompt_token_ids, "trainable": False},
+            {
+                "role": "assistant",
+                "token_ids": turn.generation_token_ids,
+                "trainable": True,
+                "generation_logprobs": turn.generation_log_probs,
+            },
+        ]
+    )
+    start = len(turn.prompt_token_ids)
+    span = GenerationSpan(turn.number, start, start + len(turn.generation_token_ids))
+    return TrainingSample(rollout_index, sequence, (span,), reward, True)
+
+
+def record_reward(record: Mapping[str, Any]) -> float | None:
+    """The record's reward when it is a finite number, else ``None``."""
     value = record.get("reward") if isinstance(record, Mapping) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -285,27 +288,11 @@ def _reward(record: Mapping[str, Any]) -> float | None:
 def samples_from_record(record: Mapping[str, Any], rollout_index: int) -> list[TrainingSample]:
     """The training samples of one record; ``RolloutFormatError`` for a malformed one."""
     turns = [t for t in trainable_turns(record) if t.generation_token_ids]
-    reward = _reward(record)
+    reward = record_reward(record)
     try:
         message_log = to_message_log(record)
     except ContinuityError:
-        samples = []
-        for turn in turns:
-            sequence = to_training_sequence(
-                [
-                    {"role": "user", "token_ids": turn.prompt_token_ids, "trainable": False},
-                    {
-                        "role": "assistant",
-                        "token_ids": turn.generation_token_ids,
-                        "trainable": True,
-                        "generation_logprobs": turn.generation_log_probs,
-                    },
-                ]
-            )
-            start = len(turn.prompt_token_ids)
-            span = GenerationSpan(turn.number, start, start + len(turn.generation_token_ids))
-            samples.append(TrainingSample(rollout_index, sequence, (span,), reward, True))
-        return samples
+        return [turn_sample(turn, rollout_index, reward) for turn in turns]
     if not turns:
         return []
     spans = tuple(
