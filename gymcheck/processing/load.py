@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,7 @@ class ProcessorCall:
 
     output: Any = None
     error: str | None = None
-    """``"ExcType: message"`` when the processor raised (or the dumped line was unreadable)."""
+    """Why there is no output: the processor raised, or the dumped line is missing or bad."""
 
 
 def call_processor(
@@ -102,4 +102,61 @@ def call_processor(
     try:
         return ProcessorCall(processor(record, tokenizer))
     except Exception as exc:  # the user's code failed on this rollout: report it, go on
-        return ProcessorCall(error=f"{type(exc).__name__}: {one_line(exc)}")
+        return ProcessorCall(error=f"the processor raised {type(exc).__name__}: {one_line(exc)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Processing:
+    """The user's processing under test: their processor, or the samples their trainer dumped."""
+
+    label: str
+    """What the console and reports name: ``processor FILE.py:FUNC`` or ``processed FILE``."""
+    processor: Processor | None = None
+    processed: Sequence[Any] | None = None
+    batch_format: str = "auto"
+
+    def calls(
+        self, records: Sequence[Mapping[str, Any]], tokenizer: Any
+    ) -> Iterator[ProcessorCall]:
+        """What the processing gave for each record, in order."""
+        for index, record in enumerate(records):
+            if self.processor is not None:
+                yield call_processor(self.processor, record, tokenizer)
+            elif self.processed is None or index >= len(self.processed):
+                count = len(self.processed or ())
+                yield ProcessorCall(
+                    error=f"the processed file has no sample for rollout {index} ({count} lines)"
+                )
+            else:
+                entry = self.processed[index]
+                if isinstance(entry, ProcessedLineError):
+                    yield ProcessorCall(
+                        error=f"line {entry.line} of the processed file: {entry.problem}"
+                    )
+                else:
+                    yield ProcessorCall(entry)
+
+
+def load_processing(
+    *,
+    processor: str | Processor | None = None,
+    processed: str | os.PathLike[str] | None = None,
+    batch_format: str = "auto",
+) -> Processing | None:
+    """The processing named by ``--processor`` or ``--processed``; ``None`` when neither."""
+    from gymcheck.processing.shapes import BATCH_FORMATS
+
+    if batch_format not in BATCH_FORMATS:
+        raise UsageError(f"--batch-format must be one of {', '.join(BATCH_FORMATS)}")
+    if processor is not None and processed is not None:
+        raise UsageError("pass --processor or --processed, not both")
+    if processor is not None:
+        name = (
+            processor if isinstance(processor, str) else getattr(processor, "__name__", "processor")
+        )
+        return Processing(f"processor {name}", load_processor(processor), batch_format=batch_format)
+    if processed is not None:
+        return Processing(
+            f"processed {processed}", processed=read_processed(processed), batch_format=batch_format
+        )
+    return None

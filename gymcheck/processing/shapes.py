@@ -92,7 +92,16 @@ def normalize(output: Any, batch_format: str = "auto") -> list[Sample]:
             "labels (Hugging Face) or input_ids + loss_mask (flat)",
             keys=sorted(sample),
         )
-    return _NORMALIZERS[shape](sample)
+    try:
+        return _NORMALIZERS[shape](sample)
+    except BatchFormatError:
+        raise
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+        raise BatchFormatError(
+            f"a {shape} sample that cannot be read ({type(exc).__name__}: {exc}); keys "
+            f"{sorted(sample)}",
+            keys=sorted(sample),
+        ) from exc
 
 
 # --- helpers over a plain dict ------------------------------------------------------------
@@ -116,7 +125,7 @@ def _first(sample: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, 
 
 def _row(value: Any, r: int, n_rows: int, row_len: int | None = None) -> Any:
     """Row ``r`` of a per-row field; a 1-row batch may or may not carry its batch dimension."""
-    if value is None or v.depth(value) == 0:
+    if value is None or v.depth(value) == 0 or not value:
         return value
     if n_rows > 1:
         return value[r]

@@ -1,0 +1,125 @@
+"""``training_batch``: the trainer's own processed samples are faithful images of the rollouts."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gymcheck.checks.training_batch.diagnose import RolloutBatch, diagnose_rollout
+from gymcheck.processing.load import Processing, Processor, load_processing
+from gymcheck.report import CheckResult, Status, Step
+
+CHECK_ID = "training_batch"
+
+# Console steps: which finding codes each one covers.
+_STEPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("format", "Every rollout gave a sample of a known shape", ("batch_format",)),
+    ("tokens", "Token ids are the rollout's", ("batch_tokens_mismatch", "batch_truncated")),
+    (
+        "loss_mask",
+        "Loss mask is 1 exactly on the generated tokens",
+        (
+            "batch_mask_prompt",
+            "batch_mask_tool_output",
+            "batch_mask_missing_generation",
+            "batch_mask_shifted",
+        ),
+    ),
+    (
+        "logprobs",
+        "Engine log-probs sit at the tokens they score",
+        ("batch_logprobs_shifted", "batch_logprobs_placeholder", "batch_logprobs_mismatch"),
+    ),
+    ("reward", "Rewards are the rollouts'", ("batch_reward_mismatch",)),
+    ("failed_rollouts", "Failed rollouts train nothing", ("batch_failed_rollout_trained",)),
+)
+
+
+def process_batch(
+    records: Sequence[Mapping[str, Any]], processing: Processing, *, tokenizer: Any = None
+) -> list[RolloutBatch]:
+    """Each rollout with the samples the user's processing made of it, and their findings."""
+    return [
+        diagnose_rollout(
+            record, index, call, tokenizer=tokenizer, batch_format=processing.batch_format
+        )
+        for index, (record, call) in enumerate(
+            zip(records, processing.calls(records, tokenizer), strict=True)
+        )
+    ]
+
+
+def training_batch_result(batches: Sequence[RolloutBatch], label: str) -> CheckResult:
+    findings = [f for batch in batches for f in batch.findings]
+    codes = Counter(f.code for f in findings)
+    shapes = Counter(s.shape for batch in batches for s in batch.samples)
+    samples = sum(shapes.values())
+    bad = sum(1 for batch in batches if batch.findings)
+    notes = sorted({n for batch in batches for s in batch.samples for n in s.notes})
+    details: dict[str, Any] = {
+        "processing": label,
+        "rollouts": len(batches),
+        "samples": samples,
+        "shapes": dict(shapes),
+        "per_turn_rollouts": sum(1 for b in batches if len(b.samples) > 1),
+        "codes": dict(codes),
+        "failed_rollouts": sum(1 for b in batches if b.truth.failed is not None),
+    }
+    if notes:
+        details["notes"] = notes
+    steps = []
+    for name, claim, covered in _STEPS:
+        count = sum(codes[c] for c in covered)
+        if count:
+            found = ", ".join(sorted(c for c in covered if codes[c]))
+            steps.append(Step(name, Status.FAIL, f"{count} finding(s): {found}"))
+        else:
+            steps.append(Step(name, Status.PASS, claim))
+    if not batches:
+        return CheckResult(CHECK_ID, Status.SKIP, "no rollouts to process", details=details)
+    shape_text = ", ".join(f"{n} {shape}" for shape, n in sorted(shapes.items())) or "none"
+    if findings:
+        summary = (
+            f"{bad} of {len(batches)} rollouts' samples are not faithful ({label}): "
+            + ", ".join(sorted(codes))
+        )
+        status = Status.FAIL
+    else:
+        summary = (
+            f"{samples} sample(s) ({shape_text}) from {len(batches)} rollouts are faithful "
+            f"images of their rollouts ({label})"
+        )
+        status = Status.PASS
+    return CheckResult(CHECK_ID, status, summary, details=details, steps=steps, findings=findings)
+
+
+def check_training_batch(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    processor: str | Processor | None = None,
+    processed: str | Any | None = None,
+    batch_format: str = "auto",
+    tokenizer: Any = None,
+) -> CheckResult:
+    """Hold the user's processed sample of each rollout against the rollout itself.
+
+    ``processor`` is ``FILE.py:FUNC``, ``module:FUNC`` or the function; ``processed`` a JSONL
+    path of dumped samples, one line per rollout. Without either the check is skipped.
+    """
+    started = time.perf_counter()
+    processing = load_processing(
+        processor=processor, processed=processed, batch_format=batch_format
+    )
+    if processing is None:
+        return CheckResult(
+            CHECK_ID,
+            Status.SKIP,
+            "no --processor or --processed: the trainer's processing is not part of this run",
+        )
+    result = training_batch_result(
+        process_batch(records, processing, tokenizer=tokenizer), processing.label
+    )
+    result.duration_s = time.perf_counter() - started
+    return result
