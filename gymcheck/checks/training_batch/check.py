@@ -13,13 +13,12 @@ from gymcheck.report import CheckResult, Status, Step
 
 CHECK_ID = "training_batch"
 
-# Console steps: which finding codes each one covers.
-_STEPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("format", "Every rollout gave a sample of a known shape", ("batch_format",)),
-    ("tokens", "Token ids are the rollout's", ("batch_tokens_mismatch", "batch_truncated")),
+# One step per part of the sample: which finding codes each one covers.
+STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("format", ("batch_format",)),
+    ("tokens", ("batch_tokens_mismatch", "batch_truncated")),
     (
         "loss_mask",
-        "Loss mask is 1 exactly on the generated tokens",
         (
             "batch_mask_prompt",
             "batch_mask_tool_output",
@@ -29,11 +28,10 @@ _STEPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     (
         "logprobs",
-        "Engine log-probs sit at the tokens they score",
         ("batch_logprobs_shifted", "batch_logprobs_placeholder", "batch_logprobs_mismatch"),
     ),
-    ("reward", "Rewards are the rollouts'", ("batch_reward_mismatch",)),
-    ("failed_rollouts", "Failed rollouts train nothing", ("batch_failed_rollout_trained",)),
+    ("reward", ("batch_reward_mismatch",)),
+    ("failed_rollouts", ("batch_failed_rollout_trained",)),
 )
 
 
@@ -69,14 +67,17 @@ def training_batch_result(batches: Sequence[RolloutBatch], label: str) -> CheckR
     }
     if notes:
         details["notes"] = notes
-    steps = []
-    for name, claim, covered in _STEPS:
-        count = sum(codes[c] for c in covered)
-        if count:
-            found = ", ".join(sorted(c for c in covered if codes[c]))
-            steps.append(Step(name, Status.FAIL, f"{count} finding(s): {found}"))
-        else:
-            steps.append(Step(name, Status.PASS, claim))
+    steps = [
+        Step(
+            name,
+            Status.FAIL if any(codes[c] for c in covered) else Status.PASS,
+            data={
+                "findings": sum(codes[c] for c in covered),
+                "codes": {c: codes[c] for c in covered if codes[c]},
+            },
+        )
+        for name, covered in STEPS
+    ]
     if not batches:
         return CheckResult(CHECK_ID, Status.SKIP, "no rollouts to process", details=details)
     shape_text = ", ".join(f"{n} {shape}" for shape, n in sorted(shapes.items())) or "none"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gymcheck.render.words import collection, continuity, endpoint, tokenizer
+from gymcheck.render.words import collection, continuity, endpoint, tokenizer, training_batch
 from gymcheck.report import Step
 
 StepWords = Callable[[Step], str | None]
@@ -19,6 +19,7 @@ _BY_CHECK: dict[str, StepWords] = {
     "token_roundtrip": tokenizer.step_text,
     "rollout_collection": collection.step_text,
     "token_continuity": continuity.step_text,
+    "training_batch": training_batch.step_text,
 }
 
 

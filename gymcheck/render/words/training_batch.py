@@ -1,0 +1,24 @@
+"""``training_batch``: one line per part of the trainer's samples."""
+
+from __future__ import annotations
+
+from gymcheck.report import Step
+
+_CLAIMS = {
+    "format": "Every rollout gave a sample of a known shape",
+    "tokens": "Token ids are the rollout's, none cut off",
+    "loss_mask": "Loss mask is 1 exactly on the generated tokens",
+    "logprobs": "Engine log-probs sit at the tokens they score",
+    "reward": "Every sample carries its rollout's reward",
+    "failed_rollouts": "Failed rollouts train nothing",
+}
+
+
+def step_text(step: Step) -> str | None:
+    claim = _CLAIMS.get(step.name)
+    if claim is None or "findings" not in step.data:
+        return None
+    if not step.data["findings"]:
+        return claim
+    codes = ", ".join(f"{code} ×{n}" for code, n in step.data["codes"].items())
+    return f"{claim}: no ({codes})"
