@@ -47,7 +47,7 @@ def import_object(spec: str, *, error: type[UsageError] = ProcessorLoadError) ->
     except Exception as exc:
         raise error(f"cannot import {module_name!r}: {one_line(exc)}") from exc
     if not hasattr(module, attr):
-        raise error(f"{module_name!r} has no {attr!r}")
+        raise error(f"{module_name!r} has no callable {attr!r}")
     return getattr(module, attr)
 
 
