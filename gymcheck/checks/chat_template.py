@@ -24,10 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gymcheck.checks.roundtrip import control_ids, encode
+from gymcheck.checks.template_conversation import (
+    CONVERSATION,
+    MARKER_LOOKALIKES,
+    TOOLS,
+    Message,
+)
+from gymcheck.errors import GymcheckError
 from gymcheck.rollout import first_divergence
 
 PropertyStatus = Literal["pass", "fail", "skip"]
-Message = dict[str, Any]
 
 PROPERTIES = (
     "append_only",
@@ -36,54 +42,10 @@ PROPERTIES = (
     "special_tokens_in_content",
 )
 
-REASONING = "The tool reports a clear sky at 18 C, so the answer is sunny."
-
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather for a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-]
-
-CONVERSATION: list[Message] = [
-    {"role": "system", "content": "You are a helpful assistant. Use tools when they help."},
-    {"role": "user", "content": "What is the weather in Paris? Answer in one word."},
-    {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [
-            {
-                "id": "call_1",
-                "type": "function",
-                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-            }
-        ],
-    },
-    {
-        "role": "tool",
-        "tool_call_id": "call_1",
-        "name": "get_weather",
-        "content": '{"temp_c": 18, "sky": "clear"}',
-    },
-    {"role": "assistant", "content": "Sunny.", "reasoning_content": REASONING},
-    {"role": "user", "content": "And tomorrow?"},
-]
-
-# Lookalikes of other families' markers, typed by a user; the tokenizer's own are added too.
-MARKER_LOOKALIKES = ("<|im_end|>", "<|im_start|>", "<|endoftext|>", "<|eot_id|>", "</s>")
-
 CONTEXT_TOKENS = 8
 
 
-class TemplateRenderError(Exception):
+class TemplateRenderError(GymcheckError):
     """The chat template raised on the test conversation."""
 
 
