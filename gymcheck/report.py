@@ -1,13 +1,21 @@
 """The results of a run: findings, check results and the report that holds them.
 
 Checks produce these; renderers (``gymcheck.render``) only read them.
+
+Indexing is the same everywhere (JSON, console, JUnit, HTML): ``rollout_index`` is 0-based
+(the position of the record among those checked), ``line`` and ``turn`` are 1-based (the JSONL
+line; the trainable item of the rollout), ``token_index`` is 0-based (the position in the token
+sequence).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, Literal
+
+import orjson
 
 Severity = Literal["error", "warning", "info"]
 
@@ -15,6 +23,8 @@ REPORT_TITLE = "Training Framework Integration Validation"
 
 
 class Status(StrEnum):
+    """How a check ended: pass, fail, warn, skip or error (DESIGN.md section 1)."""
+
     PASS = "pass"
     FAIL = "fail"
     WARN = "warn"
@@ -28,6 +38,8 @@ class Status(StrEnum):
 
 
 class ExitCode(IntEnum):
+    """The process exit codes (DESIGN.md section 2)."""
+
     OK = 0
     FAILED = 1
     USAGE_ERROR = 2
@@ -53,7 +65,16 @@ class Finding:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
+        """The JSON object of ``--json``'s ``findings``: fields that are set, JSON types only."""
+        return plain({k: v for k, v in asdict(self).items() if v is not None and v != {}})
+
+    def __repr__(self) -> str:
+        where = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in ("cause", "source", "line", "rollout_index", "turn", "token_index")
+            if getattr(self, name) is not None
+        )
+        return f"Finding({self.code!r}{', ' + where if where else ''})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +122,14 @@ class Step:
         return {"name": self.name, "status": self.status.value, "data": self.data}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class CheckResult:
+    """What one check found: its status, a one-line summary, structured details and findings.
+
+    ``metrics`` flattens the numeric details for a logger (``wandb.log(result.metrics)``);
+    ``to_dict()`` / ``to_json()`` give the JSON of ``--json``.
+    """
+
     id: str
     status: Status
     summary: str
@@ -111,31 +138,89 @@ class CheckResult:
     steps: list[Step] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     duration_s: float | None = None
+    series: dict[str, list[float]] = field(default_factory=dict, compare=False)
+    """Per-token values for plots (e.g. ``gen`` and ``train`` log-probs); not in the JSON."""
 
     @property
     def passed(self) -> bool:
+        """Whether the status lets a required check count as passed (``pass`` or ``warn``)."""
         return self.status.ok
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    @property
+    def metrics(self) -> dict[str, float | int]:
+        """The numeric details as one flat dict (nested keys joined by ``.``), for logging.
+
+        Always has ``passed`` (0/1), ``findings`` and, when timed, ``duration_s``.
+        """
+        flat: dict[str, float | int] = {"passed": int(self.passed), "findings": len(self.findings)}
+        if self.duration_s is not None:
+            flat["duration_s"] = self.duration_s
+        _flatten_numbers(self.details, "", flat)
+        return flat
+
+    def to_dict(self, *, findings: bool = True) -> dict[str, Any]:
+        """The JSON object of one check; ``findings=False`` leaves them to the report's list."""
+        data: dict[str, Any] = {
             "id": self.id,
             "status": self.status.value,
             "required": self.required,
             "summary": self.summary,
-            "details": self.details,
+            "details": plain(self.details),
             "steps": [s.to_dict() for s in self.steps],
             "duration_s": self.duration_s,
         }
+        if findings:
+            data["findings"] = [f.to_dict() for f in self.findings]
+        return data
+
+    def to_json(self) -> str:
+        """``to_dict()`` as a JSON string."""
+        return orjson.dumps(self.to_dict()).decode()
+
+    def __repr__(self) -> str:
+        summary = self.summary if len(self.summary) <= 60 else self.summary[:59] + "…"
+        return (
+            f"CheckResult({self.id!r}, {self.status.value}, findings={len(self.findings)}, "
+            f"summary={summary!r})"
+        )
 
 
 @dataclass(slots=True)
+class RunInfo:
+    """How a report came about, for the people who read it: shown by the HTML and JSON."""
+
+    command: str
+    """The command line, secrets redacted."""
+    target: str | None = None
+    """What was validated: a base URL, rollout files, the embedded stack."""
+    started_at: str | None = None
+    """ISO 8601, UTC."""
+    duration_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(slots=True, repr=False)
 class Report:
+    """The results of one run, in check order; every renderer reads only this."""
+
     checks: list[CheckResult] = field(default_factory=list)
     title: str = REPORT_TITLE
+    run: RunInfo | None = None
 
     @property
     def findings(self) -> list[Finding]:
+        """Every check's findings, in check order."""
         return [f for c in self.checks for f in c.findings]
+
+    @property
+    def metrics(self) -> dict[str, float | int]:
+        """Each check's ``metrics`` under ``"<check id>/"``, plus ``passed``: one dict to log."""
+        flat: dict[str, float | int] = {"passed": int(self.passed)}
+        for check in self.checks:
+            flat.update({f"{check.id}/{k}": v for k, v in check.metrics.items()})
+        return flat
 
     @property
     def passed(self) -> bool:
@@ -145,6 +230,7 @@ class Report:
         ) and not any(c.required and c.status is Status.SKIP for c in self.checks)
 
     def exit_code(self) -> ExitCode:
+        """3 when a check ended in ``error``, else 0 when ``passed``, else 1."""
         if any(c.status is Status.ERROR for c in self.checks):
             return ExitCode.INTERNAL_ERROR
         return ExitCode.OK if self.passed else ExitCode.FAILED
@@ -152,9 +238,52 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         from gymcheck import __version__
 
-        return {
+        data: dict[str, Any] = {
             "gymcheck_version": __version__,
             "passed": self.passed,
-            "checks": [c.to_dict() for c in self.checks],
+            "checks": [c.to_dict(findings=False) for c in self.checks],
             "findings": [f.to_dict() for f in self.findings],
         }
+        if self.run is not None:
+            data["run"] = self.run.to_dict()
+        return data
+
+    def to_json(self) -> str:
+        """``to_dict()`` as a JSON string."""
+        return orjson.dumps(self.to_dict()).decode()
+
+    def __repr__(self) -> str:
+        return (
+            f"Report(passed={self.passed}, checks={len(self.checks)}, "
+            f"findings={len(self.findings)})"
+        )
+
+
+def plain(value: Any) -> Any:
+    """``value`` with JSON types only: tuples become lists, numpy scalars numbers, other
+    objects their ``str``; non-finite floats stay (orjson writes them as ``null``)."""
+    return orjson.loads(
+        orjson.dumps(
+            value,
+            default=_fallback,
+            option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
+        )
+    )
+
+
+def _fallback(value: Any) -> Any:
+    item = getattr(value, "item", None)  # numpy / torch scalars
+    if callable(item):
+        return item()
+    return str(value)
+
+
+def _flatten_numbers(value: Any, key: str, into: dict[str, float | int]) -> None:
+    """Numbers and booleans (as 0/1) under ``key``; dicts recurse with ``key.inner``."""
+    if isinstance(value, dict):
+        for inner, item in value.items():
+            _flatten_numbers(item, f"{key}.{inner}" if key else str(inner), into)
+    elif isinstance(value, bool):
+        into[key] = int(value)
+    elif isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        into[key] = value

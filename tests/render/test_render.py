@@ -93,10 +93,8 @@ def test_console_layout_matches_the_guide() -> None:
     text = out.getvalue()
     assert "Training Framework Integration Validation" in text
     assert "📡 Testing HTTP endpoint..." in text and "✅ Models: 1 model listed" in text
-    assert (
-        "continuity_break (reasoning_stripped) at rollouts.jsonl:17, rollout 16, turn 2, "
-        "token 3089" in text
-    )
+    assert "   continuity_break (reasoning_stripped)\n" in text
+    assert "      at rollouts.jsonl:17, rollout 16, turn 2, token 3089: turn 2's" in text
     assert "  token_continuity: ❌ FAIL" in text
     assert "  gradient_flow: ⏭️  SKIP (optional)" in text
     assert text.rstrip().endswith("Some validations failed. Review the errors above.")

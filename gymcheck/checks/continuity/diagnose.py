@@ -15,14 +15,13 @@ from gymcheck.checks.continuity.causes import CAUSES
 from gymcheck.checks.continuity.detect import find_breaks
 from gymcheck.checks.continuity.text import (
     REASONING_MARKERS,
-    WINDOW_AFTER,
-    WINDOW_BEFORE,
     Decoder,
     canonical_text,
     item_texts,
     split_reasoning,
     window,
 )
+from gymcheck.checks.token_window import token_window
 from gymcheck.errors import RolloutFormatError
 from gymcheck.report import NOWHERE, Finding, Location
 from gymcheck.rollout import Turn, trainable_turns
@@ -174,6 +173,20 @@ def _message(cause: str, turn: int, index: int, evidence: Mapping[str, Any]) -> 
     return f"{where}: {CAUSES[cause].describe(evidence)}"
 
 
+def _token_window(brk: _Break, index: int, text: Decoder | None) -> dict[str, Any]:
+    """Both sides' ids, pieces and the previous turn's engine log-probs around the break."""
+    previous = brk.turns[brk.turn.number - 2]
+    start = len(previous.prompt_token_ids)
+    return token_window(
+        brk.expected,
+        brk.actual,
+        index,
+        piece=(lambda i: text([i])) if text is not None else None,
+        special_ids=text.template_ids if text is not None else frozenset(),
+        expected_logprobs=dict(enumerate(previous.generation_log_probs, start)),
+    )
+
+
 def diagnose_breaks(
     record: Mapping[str, Any],
     turns: Sequence[Turn],
@@ -203,13 +216,7 @@ def diagnose_breaks(
                 text, cause, evidence = None, "unknown", {}
         if text is None:
             expected, actual = window(brk.expected, index, None), window(brk.actual, index, None)
-        low = max(0, index - WINDOW_BEFORE)
-        evidence = {
-            **evidence,
-            "expected_ids": brk.expected[low : index + WINDOW_AFTER],
-            "actual_ids": brk.actual[low : index + WINDOW_AFTER],
-            "window_start": low,
-        }
+        evidence = {**evidence, **_token_window(brk, index, text)}
         findings.append(
             at.finding(
                 CONTINUITY_BREAK,

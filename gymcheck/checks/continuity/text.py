@@ -6,15 +6,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gymcheck.checks.token_window import WINDOW_AFTER, WINDOW_BEFORE
+
 # Reasoning delimiters that chat templates put around a model's thinking.
 REASONING_MARKERS: tuple[tuple[str, str], ...] = (
     ("<think>", "</think>"),
     ("[THINK]", "[/THINK]"),
     ("<reasoning>", "</reasoning>"),
 )
-
-WINDOW_BEFORE = 8
-WINDOW_AFTER = 24
 
 
 class Decoder:

@@ -103,6 +103,7 @@ def agreement_result(
     details.update(metrics)
     details["worst_tokens"] = worst_tokens(agreement)
     details["per_rollout"] = _per_rollout(agreement)
+    series = {"gen": list(agreement.gen), "train": list(agreement.train)}  # for the plot
     mult, kl = metrics["token_mult_prob_error"], metrics["gen_kl_error"]
     mult_ok, kl_ok = mult <= max_mult_prob_error, kl <= max_kl
     steps = [
@@ -127,6 +128,7 @@ def agreement_result(
             required=False,
             details=details,
             steps=steps,
+            series=series,
         )
     diagnosis = diagnose(agreement, metrics, max_kl=max_kl)
     cause, evidence = diagnosis.cause, diagnosis.evidence
@@ -153,6 +155,7 @@ def agreement_result(
         details=details,
         steps=steps,
         findings=[finding],
+        series=series,
     )
 
 
