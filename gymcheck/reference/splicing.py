@@ -5,7 +5,8 @@ An agent sends each earlier assistant turn back with the ids the server returned
 conversation may tokenize that turn differently (a non-canonical sample, a re-rendered tool
 call), so, like NeMo RL's ``_replace_prefix_tokens``, the rendered ids up to the EOS that ends
 the last such assistant turn are replaced by the exact earlier ids, and the rest of the render
-is appended.
+is appended. A top-level ``required_prefix_token_ids`` (NeMo Gym's prefix supply) names those
+ids explicitly, and wins over the ones on the messages.
 """
 
 from __future__ import annotations
@@ -20,16 +21,39 @@ class SplicingError(ValueError):
     """The earlier ids cannot be spliced into the render (no EOS boundary to cut at)."""
 
 
-def required_prefix(messages: Sequence[dict[str, Any]]) -> tuple[int, list[int]] | None:
-    """Index of the last message that carries token ids and its ``prompt + generation`` ids."""
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if message.get("prompt_token_ids") is not None:
-            ids = list(message["prompt_token_ids"]) + list(
-                message.get("generation_token_ids") or []
+def required_prefix(
+    messages: Sequence[dict[str, Any]], required_ids: Sequence[int] | None = None
+) -> tuple[int, list[int]] | None:
+    """The message to splice after and the exact ids that stand for the conversation up to it.
+
+    As NeMo RL's server: a top-level ``required_prefix_token_ids`` (``required_ids``; NeMo Gym's
+    prefix supply sends it) wins; otherwise the last message with token ids gives its
+    ``prompt + generation`` ids. The splice point is that message, or, for a top-level prefix
+    without one, the last assistant turn.
+    """
+    index = next(
+        (
+            i
+            for i in range(len(messages) - 1, -1, -1)
+            if messages[i].get("prompt_token_ids") is not None
+        ),
+        None,
+    )
+    if required_ids is not None:
+        if index is None:
+            index = next(
+                (i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "assistant"),
+                None,
             )
-            return index, ids
-    return None
+        if index is None:
+            raise SplicingError("required_prefix_token_ids needs an earlier assistant turn")
+        return index, list(required_ids)
+    if index is None:
+        return None
+    message = messages[index]
+    return index, list(message["prompt_token_ids"]) + list(
+        message.get("generation_token_ids") or []
+    )
 
 
 def strip_token_fields(message: dict[str, Any]) -> dict[str, Any]:

@@ -161,6 +161,38 @@ def test_splicing_keeps_earlier_ids_even_when_non_canonical(client: httpx.Client
     assert plain["prompt_token_ids"][: len(expected_prefix)] != expected_prefix
 
 
+def test_top_level_required_prefix_is_spliced_and_proven_by_prompt_ids(
+    client: httpx.Client,
+) -> None:
+    # NeMo Gym's prefix supply (vllm_model_supply_prefix.yaml): a verified parent's exact tokens
+    # as a top-level field, with no token fields on the messages; Gym accepts the call only if
+    # the generation-time prompt_token_ids start with them.
+    first = _chat(client).json()
+    engine_text = "<think>\nCheck.\n</think>\n\nIt is sunny."
+    split = [
+        token
+        for part in ["<think>", "\n", *"Check.", "\n", "</think>", "\n\n", *"It is sunny."]
+        for token in client.post("/tokenize", json={"prompt": part}).json()["tokens"]
+    ]
+    assert split != client.post("/tokenize", json={"prompt": engine_text}).json()["tokens"]
+    eos = client.post("/tokenize", json={"prompt": "<|im_end|>"}).json()["tokens"]
+    required = first["prompt_token_ids"] + split + eos
+    messages = _second_turn(first, split + eos, with_ids=False)
+    reply = _chat(client, messages=messages, required_prefix_token_ids=required).json()
+    assert reply["choices"][0]["message"]["prompt_token_ids"][: len(required)] == required
+    tokenized = client.post(
+        "/tokenize",
+        json={
+            "messages": messages,
+            "tools": REFERENCE_TOOLS,
+            "required_prefix_token_ids": required,
+        },
+    ).json()
+    assert tokenized["tokens"] == reply["prompt_token_ids"]
+    bad = _chat(client, messages=messages, required_prefix_token_ids=[-1])
+    assert bad.status_code == 400 and "required_prefix_token_ids" in bad.text
+
+
 def test_tool_choice_required_gives_a_valid_call(client: httpx.Client) -> None:
     names = {t["function"]["name"] for t in REFERENCE_TOOLS}
     for seed in (1, 2, 3):

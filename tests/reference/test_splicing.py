@@ -75,3 +75,17 @@ def test_required_prefix_is_the_last_message_with_ids() -> None:
     assert required_prefix(messages) == (3, [1, 2, 3, 4, 2])
     assert required_prefix(messages[:1]) is None
     assert strip_token_fields(messages[3]) == {"role": "assistant", "content": "d"}
+
+
+def test_top_level_required_prefix_wins_as_in_nemo_rl() -> None:
+    # NeMo Gym's prefix supply sends a verified parent's tokens as required_prefix_token_ids.
+    messages = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b", "prompt_token_ids": [1], "generation_token_ids": [2]},
+        {"role": "user", "content": "c"},
+    ]
+    assert required_prefix(messages, [7, 8, 2]) == (1, [7, 8, 2])
+    stripped = [strip_token_fields(m) for m in messages]
+    assert required_prefix(stripped, [7, 8, 2]) == (1, [7, 8, 2])  # the last assistant turn
+    with pytest.raises(SplicingError, match="needs an earlier assistant turn"):
+        required_prefix(messages[:1], [7])

@@ -25,6 +25,7 @@ from gymcheck.reference.server.requests import (
     json_body,
     normalize_messages,
     normalize_tools,
+    required_prefix_ids,
     sampling_request,
     tool_names_for,
 )
@@ -51,7 +52,10 @@ class ReferenceServer:
         self.created = int(time.time())
 
     def prompt_ids(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        required_ids: list[int] | None = None,
     ) -> list[int]:
         """The chat template's render with the generation prompt, earlier ids spliced in."""
         clean = [strip_token_fields(m) for m in messages]
@@ -59,12 +63,14 @@ class ReferenceServer:
             rendered = self.engine.render(clean, tools, add_generation_prompt=True)
         except Exception as exc:  # a template that cannot render these messages
             raise RequestError(f"cannot apply the chat template: {exc}", param="messages") from exc
-        prefix = required_prefix(messages)
-        if prefix is None:
-            return rendered
-        index, model_ids = prefix
-        template_prefix = self.engine.render(clean[: index + 1], tools, add_generation_prompt=False)
         try:
+            prefix = required_prefix(messages, required_ids)
+            if prefix is None:
+                return rendered
+            index, model_ids = prefix
+            template_prefix = self.engine.render(
+                clean[: index + 1], tools, add_generation_prompt=False
+            )
             return replace_prefix_tokens(
                 eos_token_id=self.engine.eos_token_id,
                 model_prefix_ids=model_ids,
@@ -80,7 +86,7 @@ class ReferenceServer:
         tools = normalize_tools(body.get("tools"))
         sampling = sampling_request(body, self.faults)
         constrain_to, parse_tools = tool_names_for(body, tools)
-        prompt = self.prompt_ids(messages, tools)
+        prompt = self.prompt_ids(messages, tools, required_prefix_ids(body, self.engine.vocab_size))
         budget = check_length(len(prompt), sampling.max_tokens, self.max_model_len)
         requested = sampling.params
         params = SamplingParams(
@@ -111,7 +117,8 @@ class ReferenceServer:
         if "messages" in body:
             messages = normalize_messages(body.get("messages"), self.engine.vocab_size)
             tools = normalize_tools(body.get("tools"))
-            tokens = self.prompt_ids(messages, tools)
+            required = required_prefix_ids(body, self.engine.vocab_size)
+            tokens = self.prompt_ids(messages, tools, required)
         elif isinstance(body.get("prompt"), str):
             tokens = self.engine.encode(body["prompt"])
         else:

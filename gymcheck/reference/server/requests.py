@@ -79,6 +79,12 @@ def _id_list(value: Any, where: str, vocab_size: int) -> list[int]:
     return value
 
 
+def required_prefix_ids(body: Mapping[str, Any], vocab_size: int) -> list[int] | None:
+    """NeMo Gym's prefix supply: a top-level ``required_prefix_token_ids``, checked."""
+    raw = body.get("required_prefix_token_ids")
+    return None if raw is None else _id_list(raw, "required_prefix_token_ids", vocab_size)
+
+
 def normalize_messages(raw: Any, vocab_size: int) -> list[dict[str, Any]]:
     """Validated messages, content as text; token fields kept (checked) for splicing."""
     if not isinstance(raw, list) or not raw:
