@@ -66,6 +66,14 @@ def test_retokenized(qwen3_tokenizer):
     [finding] = diagnose_continuity(make_record(turns), tokenizer=qwen3_tokenizer)
     assert "re-tokenized" in finding.message
     assert finding.details["expected_ids"] != finding.details["actual_ids"]
+    assert_names_both_ways_gym_keeps_tokens(finding.fix)
+
+
+def assert_names_both_ways_gym_keeps_tokens(fix: str | None) -> None:
+    """A splicing server behind vllm_model_for_training, and prefix supply."""
+    assert fix is not None
+    assert "vllm_model_for_training" in fix and "splices" in fix
+    assert "vllm_model_supply_prefix" in fix and "required_prefix_token_ids" in fix
 
 
 def test_reasoning_stripped_by_the_template(qwen3_tokenizer):
@@ -82,6 +90,7 @@ def test_rerendered_tool_call(qwen3_tokenizer):
     assert '{\n  "city"\n  :  "nyc"  }' in finding.expected
     assert '{"city": "nyc"}' in finding.actual
     assert len(turns[0][0]) < finding.token_index < len(turns[0][0]) + len(turns[0][1])
+    assert_names_both_ways_gym_keeps_tokens(finding.fix)
 
 
 def test_history_truncated(qwen3_tokenizer):

@@ -36,11 +36,22 @@ _TITO = (
     "does, so the server splices them into the next prompt instead of re-tokenizing text"
 )
 
+_GYM_KEEPS_TOKENS = (
+    "keep the exact earlier tokens in one of NeMo Gym's two ways: (1) behind Gym's vllm_model "
+    "with vllm_model_for_training.yaml, which sends each earlier assistant turn back with its "
+    "prompt_token_ids, generation_token_ids and generation_log_probs, serve with a server that "
+    "splices those ids into the next prompt (NeMo RL's server does; stock vLLM re-renders the "
+    "history from text); (2) prefix supply, vllm_model_supply_prefix.yaml "
+    "(supply_prefix_token_ids: true, with Gym's token_id_capture on), which sends a verified "
+    "parent's tokens as a top-level required_prefix_token_ids: the server must start the prompt "
+    "with them and return generation-time prompt_token_ids as proof"
+)
+
 _TABLE = (
     Cause(
         "retokenized",
         reason="the previous generation's text is there, but re-tokenized into different ids",
-        fix=_TITO,
+        fix="the earlier ids were rebuilt from text: " + _GYM_KEEPS_TOKENS,
     ),
     Cause(
         "reasoning_stripped",
@@ -54,7 +65,7 @@ _TABLE = (
         reason="the previous generation was replaced by another rendering of the same content "
         "(e.g. a tool call parsed and re-serialized), text the model never generated",
         fix="the prompt holds text the model never generated (a parsed and re-serialized tool "
-        "call, normalized whitespace): " + _TITO + " (NeMo Gym's vllm_model_for_training)",
+        "call, normalized whitespace): " + _GYM_KEEPS_TOKENS,
     ),
     Cause(
         "history_truncated",
