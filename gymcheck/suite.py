@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gymcheck.errors import UsageError
+from gymcheck.reference.faults import Fault
 from gymcheck.report import CheckResult, Finding, Report, Status
 from gymcheck.running import run_check
 
@@ -46,8 +47,8 @@ class SuiteConfig:
     train_model: str | None = None
     reward_range: tuple[float, float] = (0.0, 1.0)
     envs: Sequence[str] | None = None
-    fault: Any = None
-    """A ``gymcheck.reference.faults.Fault`` planted in the embedded stack."""
+    fault: Fault | None = None
+    """A fault planted in the embedded stack."""
     timeout: float = 60.0
     temperature: float = 1.0
     save_rollouts: Path | None = None
@@ -129,7 +130,8 @@ def _resolve_inputs(config: SuiteConfig, stack: Any) -> _Inputs:
         str(stack.model_dir) if stack is not None and stack.model_dir else None
     ) or _local_model_dir(inputs.model)
     inputs.tokenizer_source = config.tokenizer or model_dir
-    inputs.train_model = config.train_model or model_dir
+    planted_train_model = stack.train_model if stack is not None else None
+    inputs.train_model = config.train_model or planted_train_model or model_dir
     return inputs
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gymcheck.cli._common import err_console, usage_error
 from gymcheck.cli.app import app
+
+if TYPE_CHECKING:
+    from gymcheck.reference.faults import Fault
 
 
 @app.command("serve")
@@ -35,16 +39,17 @@ def serve(
         typer.Option(
             "--fault",
             help="Plant a server-side integration bug: drop-token-ids, bad-logprobs, "
-            "top-logprobs-null.",
+            "top-logprobs-null, wrong-tokenizer, processed-logprobs.",
         ),
     ] = None,
 ) -> None:
     """Serve a causal LM over HTTP the way vLLM / NeMo RL do, with token ids and logprobs."""
-    from gymcheck.reference.faults import FAULTS, parse_fault
+    from gymcheck.errors import UsageError
+    from gymcheck.reference.faults import FAULTS, Fault, parse_fault, serve_with_wrong_tokenizer
 
     try:
         planted = parse_fault(fault)
-    except ValueError as exc:
+    except UsageError as exc:
         usage_error(str(exc))
     if planted is not None and FAULTS[planted].layer != "server":
         usage_error(
@@ -54,10 +59,7 @@ def serve(
     if model is not None and not (model / "config.json").is_file():
         usage_error(f"--model {model}: not a Hugging Face model directory (no config.json)")
 
-    import uvicorn
-
     from gymcheck.reference.model import REFERENCE_MODEL_NAME, ensure_reference_model
-    from gymcheck.reference.server import create_app
 
     if model is None:
         err_console.print("Preparing the reference model (built once, then cached)...")
@@ -66,6 +68,19 @@ def serve(
     else:
         model_dir = model
         name = served_model_name or model.name
+    with tempfile.TemporaryDirectory(prefix="gymcheck-serve-") as scratch:
+        if planted is Fault.WRONG_TOKENIZER:
+            model_dir = serve_with_wrong_tokenizer(model_dir, Path(scratch) / "model")
+        _serve(model_dir, name, planted, host=host, port=port, max_model_len=max_model_len)
+
+
+def _serve(
+    model_dir: Path, name: str, planted: Fault | None, *, host: str, port: int, max_model_len: int
+) -> None:
+    import uvicorn
+
+    from gymcheck.reference.server import create_app
+
     try:
         application = create_app(
             model_dir, served_model_name=name, fault=planted, max_model_len=max_model_len

@@ -20,6 +20,7 @@ from gymcheck.cli._common import (
 )
 from gymcheck.cli.app import app
 from gymcheck.cli.progress import suite_progress
+from gymcheck.errors import UsageError
 from gymcheck.reference.faults import FAULTS, parse_fault
 from gymcheck.render import console as console_renderer
 from gymcheck.report import ExitCode, Report
@@ -170,7 +171,7 @@ def demo(
         raise typer.Exit(int(ExitCode.OK))
     try:
         planted = parse_fault(fault)
-    except ValueError as exc:
+    except UsageError as exc:
         usage_error(str(exc))
     if planted is not None:
         info = FAULTS[planted]

@@ -6,11 +6,15 @@ suite's order, every check before that one still passes.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-Layer = Literal["server", "agent", "resource"]
+from gymcheck.errors import UsageError
+
+Layer = Literal["server", "agent", "resource", "trainer"]
 
 
 class Fault(StrEnum):
@@ -21,6 +25,13 @@ class Fault(StrEnum):
     BAD_LOGPROBS = "bad-logprobs"
     TOP_LOGPROBS_NULL = "top-logprobs-null"
     REWARD_OUT_OF_RANGE = "reward-out-of-range"
+    WRONG_TOKENIZER = "wrong-tokenizer"
+    DETACHED_PARAMETER = "detached-parameter"
+    PROCESSED_LOGPROBS = "processed-logprobs"
+
+
+FORCED_TEMPERATURE = 0.6
+"""What ``processed-logprobs`` samples at (Qwen3's generation_config default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,27 @@ FAULTS: dict[Fault, FaultInfo] = {
             "rollout_collection",
             "the resource server's /verify returns rewards outside [0, 1]",
         ),
+        FaultInfo(
+            Fault.WRONG_TOKENIZER,
+            "server",
+            "token_roundtrip",
+            "the model is served with a tokenizer that is not its own (the same vocabulary, "
+            "configured with add_prefix_space), so decoded text re-encodes to other ids",
+        ),
+        FaultInfo(
+            Fault.DETACHED_PARAMETER,
+            "trainer",
+            "gradient_flow",
+            "the training model uses its final norm's weight detached, so that parameter "
+            "never gets a gradient",
+        ),
+        FaultInfo(
+            Fault.PROCESSED_LOGPROBS,
+            "server",
+            "logprob_agreement",
+            f"the server samples at temperature {FORCED_TEMPERATURE:g} whatever the request "
+            "asks, and reports the processed log-probs of that temperature",
+        ),
     )
 }
 
@@ -100,13 +132,55 @@ class ServerFaults:
             return True
         return self.fault is Fault.TOP_LOGPROBS_NULL and null_top_logprobs
 
+    def sampling_temperature(self, requested: float) -> float:
+        if self.fault is Fault.PROCESSED_LOGPROBS and requested > 0:
+            return FORCED_TEMPERATURE
+        return requested
+
+
+def serve_with_wrong_tokenizer(model_dir: Path, into: Path) -> Path:
+    """``into``, holding the model in ``model_dir`` with a tokenizer that is not its own: the
+    same files, but a tokenizer config with ``add_prefix_space`` (as GPT-2-style ones have)."""
+    into.mkdir(parents=True, exist_ok=True)
+    for entry in Path(model_dir).iterdir():
+        if entry.name != "tokenizer_config.json":
+            (into / entry.name).symlink_to(entry.resolve())
+    config = json.loads((Path(model_dir) / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["add_prefix_space"] = True
+    (into / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return into
+
+
+DETACHED_PARAMETER_MODEL = "gymcheck.reference.faults:detached_parameter_model"
+"""The training model under ``detached-parameter``, as a ``module:factory`` path."""
+
+
+def detached_parameter_model() -> Any:
+    """The reference model whose final norm uses its weight through ``.detach()``: the weight
+    still requires a gradient and is in the optimizer, but the loss never reaches it."""
+    import torch
+    from torch.nn.utils import parametrize
+    from transformers import AutoModelForCausalLM
+
+    from gymcheck.loading import load_tokenizer
+    from gymcheck.reference.model import ensure_reference_model
+
+    class Detached(torch.nn.Module):
+        def forward(self, weight: torch.Tensor) -> torch.Tensor:
+            return weight.detach()
+
+    model_dir = ensure_reference_model()
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True)
+    parametrize.register_parametrization(model.model.norm, "weight", Detached())
+    return model, load_tokenizer(model_dir)
+
 
 def parse_fault(name: str | None) -> Fault | None:
-    """The fault named ``name`` (``None`` for none); ``ValueError`` lists the known names."""
+    """The fault named ``name`` (``None`` for none); ``UsageError`` lists the known names."""
     if name is None:
         return None
     try:
         return Fault(name)
     except ValueError:
         known = ", ".join(f.value for f in Fault)
-        raise ValueError(f"unknown fault {name!r}; known faults: {known}") from None
+        raise UsageError(f"unknown fault {name!r}; known faults: {known}") from None

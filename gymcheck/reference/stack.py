@@ -11,13 +11,20 @@ is the user's endpoint, and the embedded Gym environment drives it.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from gymcheck.openai_client import OpenAIClient
-from gymcheck.reference.faults import FAULTS, Fault
+from gymcheck.reference.faults import (
+    DETACHED_PARAMETER_MODEL,
+    FAULTS,
+    Fault,
+    serve_with_wrong_tokenizer,
+)
 from gymcheck.reference.gym import tasks as task_rows
 from gymcheck.reference.gym.agent import AgentConfig, create_agent_app
 from gymcheck.reference.gym.head import ServerInstance, create_head_app
@@ -56,6 +63,12 @@ class ReferenceStack:
         self.base_url: str = base_url or ""
         self.model: str | None = model
         self.model_dir: Path | None = None if self.external else model_dir
+        """The served model's directory (its tokenizer is the served one)."""
+        self.train_model: str | None = (
+            DETACHED_PARAMETER_MODEL if fault is Fault.DETACHED_PARAMETER else None
+        )
+        """The training model, when the stack plants one; else the served model's."""
+        self._scratch: str | None = None
         self._api_key = api_key
         self._agent_timeout = agent_timeout
         self.gym_url = ""
@@ -146,6 +159,9 @@ class ReferenceStack:
         from gymcheck.reference.server import create_app
 
         self.model_dir = Path(self.model_dir) if self.model_dir else ensure_reference_model()
+        if self.fault is Fault.WRONG_TOKENIZER:
+            self._scratch = tempfile.mkdtemp(prefix="gymcheck-stack-")
+            self.model_dir = serve_with_wrong_tokenizer(self.model_dir, Path(self._scratch))
         self.model = self.model or DEFAULT_MODEL_NAME
         app = create_app(
             self.model_dir, served_model_name=self.model, fault=self._layer_fault("server")
@@ -158,6 +174,9 @@ class ReferenceStack:
             server = self._servers.pop()
             with contextlib.suppress(Exception):
                 server.stop()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def __enter__(self) -> ReferenceStack:
         return self.start()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import orjson
 import pytest
 
-from gymcheck.reference.faults import FAULTS, Fault
+from gymcheck.reference.faults import FAULTS, FORCED_TEMPERATURE, Fault
 from gymcheck.suite import CHECK_ORDER
 
 pytestmark = pytest.mark.slow
@@ -25,6 +27,21 @@ EXPECTED_FINDING: dict[Fault, tuple[str, str | None]] = {
     Fault.STRIP_REASONING: ("continuity_break", "reasoning_stripped"),
     Fault.TRUNCATE_HISTORY: ("continuity_break", "history_truncated"),
     Fault.REWARD_OUT_OF_RANGE: ("reward_invalid", None),
+    Fault.WRONG_TOKENIZER: ("roundtrip_failure", None),
+    Fault.DETACHED_PARAMETER: ("gradient_missing", None),
+    Fault.PROCESSED_LOGPROBS: ("logprob_mismatch", "temperature_mismatch"),
+}
+# Where the finding points at what was planted: (details key, test of its value).
+PLANTED_EVIDENCE: dict[Fault, tuple[str, Callable[[Any], bool]]] = {
+    Fault.WRONG_TOKENIZER: ("category", lambda category: category == "whitespace"),
+    Fault.DETACHED_PARAMETER: (
+        "no_grad",
+        lambda names: names == ["model.norm.parametrizations.weight.original"],
+    ),
+    Fault.PROCESSED_LOGPROBS: (
+        "fitted_temperature",
+        lambda fitted: abs(fitted - FORCED_TEMPERATURE) < 0.05,
+    ),
 }
 # http_endpoint faults are named by the sub-check (step) that must fail.
 EXPECTED_FAILING_STEP: dict[Fault, str] = {
@@ -94,12 +111,13 @@ def test_validate_passes_on_the_embedded_stack(tmp_path: Path) -> None:
 def test_each_fault_fails_its_check_and_nothing_before_it(fault: Fault, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     run = gymcheck("demo", "--fault", fault.value, "--json", str(out))
-    assert run.returncode == 1, run.stdout + run.stderr
     assert "Traceback" not in run.stdout + run.stderr
     report = orjson.loads(out.read_bytes())
     checks = checks_by_id(report)
     target = FAULTS[fault].caught_by
     assert checks[target]["status"] == "fail", checks[target]
+    # An optional check that fails does not fail the run (DESIGN.md section 2).
+    assert run.returncode == (1 if checks[target]["required"] else 0), run.stdout + run.stderr
 
     before = CHECK_ORDER[: CHECK_ORDER.index(target)]
     assert {cid: checks[cid]["status"] for cid in before} == dict.fromkeys(before, "pass")
@@ -112,7 +130,11 @@ def test_each_fault_fails_its_check_and_nothing_before_it(fault: Fault, tmp_path
             causes = {f.get("cause") for f in hits}
             assert cause in causes
             assert causes <= {cause} | ALSO_ALLOWED.get(fault, set()), causes
-            assert all(f["turn"] >= 2 and f["token_index"] >= 0 for f in hits)
+            if code == "continuity_break":
+                assert all(f["turn"] >= 2 and f["token_index"] >= 0 for f in hits)
+        if fault in PLANTED_EVIDENCE:
+            key, value = PLANTED_EVIDENCE[fault]
+            assert all(value(f["details"][key]) for f in hits), hits
     else:
         failing = [s["name"] for s in checks[target]["steps"] if s["status"] == "fail"]
         assert failing == [EXPECTED_FAILING_STEP[fault]], checks[target]["steps"]

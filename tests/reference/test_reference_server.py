@@ -274,3 +274,25 @@ def test_fault_top_logprobs_null(model_dir: Path) -> None:
         assert extract_token_info(silent.json()) is None
         # Only the null trap is broken: top_logprobs 0 still returns every form.
         assert extract_token_info(_chat(client).json()) is not None
+
+
+def test_fault_processed_logprobs_reports_the_forced_temperature(model_dir: Path) -> None:
+    from gymcheck.reference.faults import FORCED_TEMPERATURE
+    from gymcheck.training import load_train_model, recompute_logprobs
+
+    policy = load_train_model(str(model_dir))
+    for client in _serve(model_dir, Fault.PROCESSED_LOGPROBS):
+        message = _chat(client, temperature=1.0).json()["choices"][0]["message"]
+    prompt, ids = message["prompt_token_ids"], message["generation_token_ids"]
+    reported = message["generation_log_probs"]
+
+    def trainer_logprobs(temperature: float) -> list[float]:
+        values = recompute_logprobs(policy, prompt + ids, temperature=temperature)
+        return [v for v in values[len(prompt) :] if v is not None]
+
+    def worst(expected: list[float]) -> float:
+        return max(abs(a - b) for a, b in zip(reported, expected, strict=True))
+
+    # The request asked for 1.0; the reported log-probs are those of the forced temperature.
+    assert worst(trainer_logprobs(FORCED_TEMPERATURE)) < 1e-3
+    assert worst(trainer_logprobs(1.0)) > 0.1

@@ -91,7 +91,7 @@ class ReferenceServer:
         requested = sampling.params
         params = SamplingParams(
             max_tokens=budget,
-            temperature=requested.temperature,
+            temperature=self.faults.sampling_temperature(requested.temperature),
             top_p=requested.top_p,
             seed=requested.seed,
             top_logprobs=requested.top_logprobs,
