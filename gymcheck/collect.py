@@ -23,6 +23,7 @@ import orjson
 
 from gymcheck.errors import UsageError
 from gymcheck.gym_routing import GymDirectory, RoutingError, parse_instances, stamp_indices
+from gymcheck.redact import clip
 from gymcheck.report import Finding
 
 ROLLOUT_FAILED = "rollout_failed"
@@ -69,7 +70,7 @@ def _decode(answer: httpx.Response, what: str) -> Any:
         return orjson.loads(answer.content)
     except orjson.JSONDecodeError as exc:
         raise _Failure(
-            "invalid_json", f"{what} answered invalid JSON: {answer.text[:120]!r}"
+            "invalid_json", f"{what} answered invalid JSON: {clip(answer.text, 120)!r}"
         ) from exc
 
 
@@ -77,13 +78,13 @@ def _error_text(answer: httpx.Response) -> str:
     try:
         body = answer.json()
     except ValueError:
-        return answer.text[:300]
+        return clip(answer.text, 300)
     error = body.get("error", body) if isinstance(body, Mapping) else body
     if isinstance(error, Mapping) and "message" in error:
-        return str(error["message"])[:300]
+        return clip(str(error["message"]), 300)
     if isinstance(body, Mapping) and "detail" in body:
-        return str(body["detail"])[:300]
-    return str(error)[:300]
+        return clip(str(body["detail"]), 300)
+    return clip(str(error), 300)
 
 
 def discover(client: httpx.Client, gym_url: str) -> GymDirectory:

@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 
+from gymcheck.redact import redact
 from gymcheck.report import CheckResult, Status
 from gymcheck.user_dirs import log_dir
 
@@ -20,7 +21,7 @@ def errored(check_id: str, exc: BaseException, *, required: bool = True) -> Chec
     path = log_dir() / f"gymcheck-{datetime.now():%Y%m%d-%H%M%S}-{check_id}.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        path.write_text(redact("".join(traceback.format_exception(exc))), encoding="utf-8")
         where = f"traceback in {path}"
     except OSError:
         where = "traceback could not be written"

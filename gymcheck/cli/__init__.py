@@ -13,6 +13,9 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
+    from gymcheck.redact import install_on_std_streams
+
+    install_on_std_streams()
     app()
 
 

@@ -8,16 +8,19 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn, cast
 
 import typer
 from rich.console import Console
 
+from gymcheck import redact
 from gymcheck.errors import GymcheckError, UsageError
+from gymcheck.redact import RedactingStream
 from gymcheck.report import ExitCode, Report
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Everything the consoles print passes gymcheck.redact: no secret reaches a terminal or a log.
+console = Console(file=cast(IO[str], RedactingStream(redact.stdout)), highlight=False)
+err_console = Console(file=cast(IO[str], RedactingStream(redact.stderr)), highlight=False)
 
 
 def exit_with(code: ExitCode) -> NoReturn:
@@ -55,6 +58,25 @@ def parse_reward_range(text: str) -> tuple[float, float]:
     return low, high
 
 
+def positive_seconds(param: typer.CallbackParam, value: float | None) -> float | None:
+    """A typer callback: a timeout must be a finite number of seconds above zero."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        usage_error(f"{param.opts[0]} takes a finite number of seconds > 0, not {value!r}")
+    return value
+
+
+def http_url(param: typer.CallbackParam, value: str | None) -> str | None:
+    """A typer callback: an absolute http(s) URL, or a one-line usage error."""
+    if value is None:
+        return None
+    from gymcheck.openai_client import check_base_url
+
+    with usage_errors():
+        check_base_url(value, flag=param.opts[0])
+    redact.add_url(value)
+    return value
+
+
 def api_key_from_env(variable: str | None) -> str | None:
     """The API key held in ``variable``; a usage error when the variable is unset or empty."""
     if variable is None:
@@ -62,6 +84,7 @@ def api_key_from_env(variable: str | None) -> str | None:
     value = os.environ.get(variable, "")
     if not value:
         usage_error(f"--api-key-env {variable}: the environment variable is not set or empty")
+    redact.add_secret(value)
     return value
 
 

@@ -11,6 +11,8 @@ from gymcheck.cli._common import (
     api_key_from_env,
     console,
     exit_with,
+    http_url,
+    positive_seconds,
     usage_errors,
     write_outputs,
 )
@@ -27,6 +29,7 @@ def endpoint(
             "--base-url",
             help="The server's OpenAI-compatible base URL, e.g. http://localhost:8000/v1.",
             show_default=False,
+            callback=http_url,
         ),
     ],
     model: Annotated[
@@ -50,7 +53,12 @@ def endpoint(
         ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds each request may take.")
+        float,
+        typer.Option(
+            "--timeout",
+            callback=positive_seconds,
+            help="Seconds each request may take in all: connect, headers and body.",
+        ),
     ] = 30.0,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the JSON report here.")

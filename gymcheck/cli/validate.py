@@ -12,6 +12,7 @@ from gymcheck.cli._common import (
     api_key_from_env,
     console,
     err_console,
+    http_url,
     parse_reward_range,
     refuse_overwrite,
     usage_error,
@@ -76,7 +77,10 @@ def _announce_reference_build() -> None:
 def validate(
     base_url: Annotated[
         str | None,
-        typer.Option(help="The OpenAI-compatible server to validate. Default: the embedded stack."),
+        typer.Option(
+            help="The OpenAI-compatible server to validate. Default: the embedded stack.",
+            callback=http_url,
+        ),
     ] = None,
     model: Annotated[str | None, typer.Option(help="Served model name.")] = None,
     api_key_env: Annotated[
@@ -86,7 +90,10 @@ def validate(
         str | None, typer.Option(help="Tokenizer directory or cached name (offline).")
     ] = None,
     gym_url: Annotated[
-        str | None, typer.Option(help="A running NeMo Gym head server, e.g. http://127.0.0.1:11000")
+        str | None,
+        typer.Option(
+            help="A running NeMo Gym head server, e.g. http://127.0.0.1:11000", callback=http_url
+        ),
     ] = None,
     agent: Annotated[str | None, typer.Option(help="The Gym agent's server name.")] = None,
     input_path: Annotated[

@@ -12,6 +12,7 @@ import base64
 import re
 from html import escape
 
+from gymcheck.redact import redact
 from gymcheck.render.groups import FindingGroup, group_findings, plural
 from gymcheck.render.html_style import STYLE
 from gymcheck.render.html_tokens import token_table
@@ -193,7 +194,11 @@ def _plot(report: Report) -> str:
 
 
 def render(report: Report) -> str:
-    """The whole page as one string."""
+    """The whole page as one string, with every secret redacted."""
+    return redact(_render(report))
+
+
+def _render(report: Report) -> str:
     kind, headline, why = verdict(report)
     severity_order = {"error": 0, "warning": 1, "info": 2}
     groups = sorted(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 
+from gymcheck.redact import redact
 from gymcheck.render.words import step_text
 from gymcheck.report import Report
 
@@ -14,4 +15,4 @@ def render(report: Report) -> str:
     for check, entry in zip(report.checks, data["checks"], strict=True):
         for step, step_entry in zip(check.steps, entry["steps"], strict=True):
             step_entry["message"] = step_text(check.id, step)
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
+    return redact(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()) + "\n"

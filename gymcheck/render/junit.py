@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
+from gymcheck.redact import redact
 from gymcheck.render.location import locate
 from gymcheck.render.words import step_text
 from gymcheck.report import Report, Status
 
 
 def render(report: Report) -> str:
+    """The JUnit XML, with every secret redacted."""
+    return redact(_render(report))
+
+
+def _render(report: Report) -> str:
     checks = report.checks
     suite = ET.Element(
         "testsuite",

@@ -12,6 +12,7 @@ from gymcheck.checks.endpoint.fixes import FIXES
 from gymcheck.checks.endpoint.probe import Completion, Probe, cause_text
 from gymcheck.checks.endpoint.requests import TOOLS, chat_body, tool_body
 from gymcheck.openai_client import EndpointCallError
+from gymcheck.redact import clip
 from gymcheck.report import Status
 from gymcheck.tokeninfo import extract_token_info
 
@@ -88,7 +89,7 @@ def check_chat(probe: Probe) -> None:
             "chat",
             Status.FAIL,
             "the answer has no choices[0].message: "
-            f"{json.dumps(completion.body, default=str)[:160]}",
+            f"{clip(json.dumps(completion.body, default=str), 160)}",
             fix=FIXES["chat"],
         )
         return

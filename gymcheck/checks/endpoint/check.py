@@ -18,15 +18,15 @@ from gymcheck.checks.endpoint.robustness import check_bad_request, check_top_log
 from gymcheck.checks.endpoint.tokens import (
     check_counts,
     check_decode,
+    check_max_tokens,
     check_token_info,
     check_tokenize,
 )
 from gymcheck.errors import TokenizerLoadError
 from gymcheck.openai_client import OpenAIClient, server_root
-from gymcheck.report import CheckResult, Status, Step
+from gymcheck.report import CheckResult, Status
 
 CHECK_ID = "http_endpoint"
-REDACTED = "***"
 
 
 def check_http_endpoint(
@@ -52,7 +52,7 @@ def check_http_endpoint(
         _run(probe, model, tokenizer, burst=burst, concurrency=concurrency)
     result = _verdict(probe)
     result.duration_s = time.perf_counter() - start
-    return _redacted(result, api_key) if api_key else result
+    return result
 
 
 def _run(probe: Probe, model: str | None, tokenizer: Any, *, burst: int, concurrency: int) -> None:
@@ -77,6 +77,7 @@ def _run(probe: Probe, model: str | None, tokenizer: Any, *, burst: int, concurr
     _resolve_tokenizer(probe, tokenizer)
     check_token_info(probe)
     check_counts(probe)
+    check_max_tokens(probe)
     check_tokenize(probe)
     check_decode(probe)
     check_multi_turn(probe)
@@ -142,25 +143,3 @@ def _verdict(probe: Probe) -> CheckResult:
         steps=probe.steps,
         findings=probe.findings,
     )
-
-
-def _redacted(result: CheckResult, secret: str) -> CheckResult:
-    """The API key must never reach a console line or a report, even inside an echoed error."""
-
-    def scrub(value: Any) -> Any:
-        if isinstance(value, str):
-            return value.replace(secret, REDACTED)
-        if isinstance(value, dict):
-            return {k: scrub(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [scrub(v) for v in value]
-        return value
-
-    result.summary = scrub(result.summary)
-    result.details = scrub(result.details)
-    result.steps = [Step(s.name, s.status, data=scrub(s.data)) for s in result.steps]
-    for finding in result.findings:
-        for attr in ("message", "expected", "actual", "fix"):
-            setattr(finding, attr, scrub(getattr(finding, attr)))
-        finding.details = scrub(finding.details)
-    return result

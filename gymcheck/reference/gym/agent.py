@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 
 from gymcheck.errors import GymcheckError
 from gymcheck.openai_client import EndpointCallError, OpenAIClient
+from gymcheck.redact import clip
 from gymcheck.reference.faults import Fault
 from gymcheck.reference.gym.messages import (
     Item,
@@ -218,7 +219,7 @@ def _post_ok(client: httpx.Client, path: str, body: Mapping[str, Any]) -> Any:
         raise AgentError(f"resources server {path}: {exc}", cause="resources_unreachable") from exc
     if not answer.is_success:
         raise AgentError(
-            f"resources server {path} answered HTTP {answer.status_code}: {answer.text[:200]}",
+            f"resources server {path} answered HTTP {answer.status_code}: {clip(answer.text, 200)}",
             cause="resources_http_status",
         )
     try:

@@ -10,6 +10,7 @@ LABELS: dict[str, str] = {
     "tool_calls": "Tool calls",
     "token_info": "Token information",
     "counts": "Token counts",
+    "max_tokens": "max_tokens",
     "tokenize": "/tokenize",
     "decode": "Decode",
     "multi_turn": "Multi-turn history",
