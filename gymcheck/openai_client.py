@@ -1,12 +1,15 @@
-"""A small synchronous client for OpenAI-compatible servers, with timeouts on every call.
+"""A small synchronous client for OpenAI-compatible servers, with a total deadline and a size
+cap on every exchange (``gymcheck.deadline``).
 
 Every failure becomes an ``EndpointError`` whose ``cause`` names what went wrong
-(``unreachable``, ``timeout``, ``http_status``, ``invalid_json``), so checks can turn it into a
-finding instead of a traceback. The API key is sent as a bearer token and never echoed.
+(``unreachable``, ``timeout``, ``too_large``, ``http_status``, ``invalid_json``), so checks can
+turn it into a finding instead of a traceback. The API key is sent as a bearer token and is
+registered with ``gymcheck.redact``, so no output shows it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Literal
@@ -14,9 +17,17 @@ from typing import Any, Literal
 import httpx
 import orjson
 
-from gymcheck.errors import EndpointError
+from gymcheck import redact
+from gymcheck.deadline import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DeadlineExceeded,
+    ResponseTooLarge,
+    exchange,
+    new_client,
+)
+from gymcheck.errors import EndpointError, UsageError
 
-ErrorCause = Literal["unreachable", "timeout", "http_status", "invalid_json"]
+ErrorCause = Literal["unreachable", "timeout", "too_large", "http_status", "invalid_json"]
 
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -36,6 +47,22 @@ class EndpointCallError(EndpointError):
         self.body = body
 
 
+def check_base_url(url: str, *, flag: str = "--base-url") -> str:
+    """``url`` when it is an absolute http(s) URL with a host; ``UsageError`` otherwise."""
+    shown = redact.redact(url)
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise UsageError(f"{flag} {shown!r} is not a URL ({exc})") from None
+    if not parsed.scheme or not parsed.host or any(c.isspace() for c in url):
+        raise UsageError(f"{flag} {shown!r} is not a URL (expected e.g. http://localhost:8000/v1)")
+    if parsed.scheme not in ("http", "https"):
+        raise UsageError(
+            f"{flag} {shown!r}: unsupported scheme {parsed.scheme!r} (use http:// or https://)"
+        )
+    return url
+
+
 def server_root(base_url: str) -> str:
     """``http://host:8000`` for ``http://host:8000``, ``.../v1`` or ``.../v1/``."""
     root = base_url.rstrip("/")
@@ -43,7 +70,11 @@ def server_root(base_url: str) -> str:
 
 
 class OpenAIClient:
-    """``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /tokenize``, as JSON dicts."""
+    """``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /tokenize``, as JSON dicts.
+
+    ``timeout`` bounds each whole exchange (connect, headers, body), ``max_response_bytes``
+    its body.
+    """
 
     def __init__(
         self,
@@ -51,12 +82,16 @@ class OpenAIClient:
         *,
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise UsageError(f"timeout must be a finite number of seconds > 0, not {timeout!r}")
         self.root = server_root(base_url)
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), headers=headers
-        )
+        redact.add_secret(api_key)
+        redact.add_url(base_url)
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self._http = new_client(headers={"Authorization": f"Bearer {api_key}"} if api_key else None)
 
     def close(self) -> None:
         self._http.close()
@@ -76,16 +111,22 @@ class OpenAIClient:
         """The decoded JSON body of a 2xx answer; ``EndpointCallError`` for anything else."""
         url = self.root + path
         try:
-            response = self._http.request(
+            response = exchange(
+                self._http,
                 method,
                 url,
+                deadline_s=self.timeout,
+                max_bytes=self.max_response_bytes,
                 content=orjson.dumps(json) if json is not None else None,
                 headers={"Content-Type": "application/json"} if json is not None else None,
             )
-        except httpx.TimeoutException as exc:
+        except DeadlineExceeded as exc:
             raise EndpointCallError(
-                f"{method} {path} timed out ({type(exc).__name__})", cause="timeout"
+                f"{method} {path} timed out ({exc})",
+                cause="timeout",
             ) from exc
+        except ResponseTooLarge as exc:
+            raise EndpointCallError(f"{method} {path}: {exc}", cause="too_large") from exc
         except httpx.HTTPError as exc:
             raise EndpointCallError(
                 f"{method} {path}: cannot reach {self.root} ({type(exc).__name__}: {exc})",
@@ -97,11 +138,11 @@ class OpenAIClient:
             if response.is_success:
                 raise EndpointCallError(
                     f"{method} {path} answered {response.status_code} with invalid JSON: "
-                    f"{response.text[:120]!r}",
+                    f"{redact.clip(response.text, 120)!r}",
                     cause="invalid_json",
                     status_code=response.status_code,
                 ) from exc
-            body = response.text[:500]
+            body = redact.clip(response.text, 500)
         if not response.is_success:
             raise EndpointCallError(
                 f"{method} {path} answered HTTP {response.status_code}: {_error_text(body)}",
@@ -125,6 +166,6 @@ def _error_text(body: Any) -> str:
     if isinstance(body, Mapping):
         error = body.get("error", body)
         if isinstance(error, Mapping) and "message" in error:
-            return str(error["message"])[:300]
-        return str(error)[:300]
-    return str(body)[:300]
+            return redact.clip(str(error["message"]), 300)
+        return redact.clip(str(error), 300)
+    return redact.clip(str(body), 300)

@@ -9,6 +9,7 @@ from gymcheck.checks.endpoint.basics import post_chat
 from gymcheck.checks.endpoint.fixes import FIXES
 from gymcheck.checks.endpoint.probe import Completion, Probe, cause_text
 from gymcheck.checks.endpoint.requests import BURST_MAX_TOKENS, chat_body
+from gymcheck.checks.endpoint.tokens import generated_count, over_max_tokens
 from gymcheck.openai_client import EndpointCallError
 
 
@@ -21,14 +22,6 @@ def percentile(values: list[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def _generated(completion: Completion) -> int:
-    usage = completion.usage or {}
-    tokens = usage.get("completion_tokens")
-    if isinstance(tokens, int):
-        return tokens
-    return len(completion.info.generation_token_ids) if completion.info else 0
 
 
 def check_burst(probe: Probe, *, total: int, concurrency: int) -> None:
@@ -58,7 +51,9 @@ def check_burst(probe: Probe, *, total: int, concurrency: int) -> None:
     done = [o for o in outcomes if isinstance(o, Completion)]
     failed = [o for o in outcomes if isinstance(o, EndpointCallError)]
     latencies = [c.seconds for c in done]
-    tokens = sum(_generated(c) for c in done)
+    # Tokens past max_tokens are not throughput but a broken server: counted apart.
+    overrun = [c for c in done if over_max_tokens(c)]
+    tokens = sum(min(generated_count(c), BURST_MAX_TOKENS) for c in done)
     figures = {
         "requests": total,
         "concurrency": in_flight,
@@ -68,6 +63,7 @@ def check_burst(probe: Probe, *, total: int, concurrency: int) -> None:
         "p99_s": round(percentile(latencies, 99), 4) if latencies else None,
         "generated_tokens": tokens,
         "tokens_per_s": round(tokens / wall, 1) if wall > 0 else None,
+        "over_max_tokens": len(overrun),
     }
     probe.details["burst"] = figures
     if failed:
@@ -77,6 +73,17 @@ def check_burst(probe: Probe, *, total: int, concurrency: int) -> None:
             f"{len(failed)} of {total} requests ({in_flight} in flight) failed; first: "
             f"{cause_text(failed[0])}",
             fix=FIXES["burst"],
+        )
+        return
+    if overrun:
+        most = max(generated_count(c) for c in overrun)
+        probe.record(
+            "burst",
+            Status.FAIL,
+            f"{len(overrun)} of {total} answers generated more than max_tokens "
+            f"{BURST_MAX_TOKENS} (up to {most:,} tokens); throughput counts at most "
+            f"{BURST_MAX_TOKENS} tokens per answer: {figures['tokens_per_s']} tokens/s",
+            fix=FIXES["max_tokens"],
         )
         return
     probe.record(

@@ -18,6 +18,8 @@ FIXES: dict[str, str] = {
     "return_token_id_information: true)",
     "counts": "the server must return exactly one logprob per generated token and usage counts "
     "that match the ids; a proxy or post-processing that trims tokens breaks training",
+    "max_tokens": "honour the request's max_tokens (vLLM and SGLang do; a proxy that rewrites "
+    "the request, or a generation loop that ignores it, makes Gym's rollouts unbounded)",
     "tokenize": "/tokenize must render the chat template exactly as the completion does: same "
     "tokenizer, same chat template, same tools (vLLM: do not override --chat-template on one "
     "route only)",

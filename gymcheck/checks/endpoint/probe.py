@@ -17,6 +17,7 @@ STEP_NAMES: tuple[str, ...] = (
     "tool_calls",
     "token_info",
     "counts",
+    "max_tokens",
     "tokenize",
     "decode",
     "multi_turn",

@@ -139,6 +139,40 @@ def check_counts(probe: Probe) -> None:
     )
 
 
+def generated_count(completion: Completion) -> int:
+    """Generated tokens: the ids when there are any, else ``usage.completion_tokens``."""
+    if completion.info is not None and completion.info.generation_token_ids:
+        return len(completion.info.generation_token_ids)
+    usage = completion.usage or {}
+    reported = usage.get("completion_tokens")
+    return reported if type(reported) is int else 0
+
+
+def over_max_tokens(completion: Completion) -> int:
+    """How many tokens past the request's ``max_tokens`` the answer generated (0: none)."""
+    limit = completion.request.get("max_tokens")
+    return max(0, generated_count(completion) - limit) if isinstance(limit, int) else 0
+
+
+def check_max_tokens(probe: Probe) -> None:
+    """A server that generates past ``max_tokens`` makes rollouts (and memory) unbounded."""
+    if probe.dead:
+        probe.record("max_tokens", Status.SKIP, f"skipped: {probe.dead}")
+        return
+    for label, completion in (("chat", probe.chat), ("tool call", probe.tool_turn)):
+        if completion is not None and (over := over_max_tokens(completion)):
+            limit = completion.request["max_tokens"]
+            probe.record(
+                "max_tokens",
+                Status.FAIL,
+                f"the {label} request asked for max_tokens {limit} and got "
+                f"{limit + over:,} generated tokens",
+                fix=FIXES["max_tokens"],
+            )
+            return
+    probe.record("max_tokens", Status.PASS, "no answer generated more than its max_tokens")
+
+
 def window(tokenizer: Any, ids: Sequence[int], index: int, before: int = 8, after: int = 12) -> str:
     """The ids around ``index``, decoded when there is a tokenizer."""
     low, high = max(0, index - before), min(len(ids), index + after)
