@@ -77,9 +77,9 @@ def test_a_body_over_the_cap_is_refused_and_says_so(handler, words):
     with (
         serving(handler) as server,
         OpenAIClient(server.url, timeout=30, max_response_bytes=1 << 20) as client,
+        pytest.raises(EndpointCallError) as caught,
     ):
-        with pytest.raises(EndpointCallError) as caught:
-            client.models()
+        client.models()
     assert caught.value.cause == "too_large"
     assert words in str(caught.value)
 
