@@ -15,7 +15,7 @@ from gymcheck.checks.logprobs.measure import (
 )
 from gymcheck.errors import GymcheckError
 from gymcheck.report import CheckResult, Finding, Status, Step
-from gymcheck.training import TrainModel, train_model_or_reason
+from gymcheck.training import TrainingSample, TrainModel, train_model_or_reason
 
 CHECK_ID = "logprob_agreement"
 MAX_WORST_TOKENS = 5
@@ -31,8 +31,13 @@ def check_logprob_agreement(
     max_kl: float = 1e-3,
     max_rollouts: int | None = None,
     progress: Progress | None = None,
+    samples: Sequence[Sequence[TrainingSample]] | None = None,
 ) -> CheckResult:
-    """Compare the training model's log-probs with ``generation_log_probs`` of every rollout."""
+    """Compare the training model's log-probs with ``generation_log_probs`` of every rollout.
+
+    ``samples``: the trainer's own processed samples, one list per record (see
+    ``measure_logprob_agreement``).
+    """
     started = time.perf_counter()
     train_model, reason = train_model_or_reason(model)
     if train_model is None:
@@ -45,6 +50,7 @@ def check_logprob_agreement(
             temperature=temperature,
             max_rollouts=max_rollouts,
             progress=progress,
+            samples=samples,
         )
     except GymcheckError as exc:
         return CheckResult(CHECK_ID, Status.ERROR, str(exc), required=False)

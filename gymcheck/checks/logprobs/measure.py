@@ -142,8 +142,13 @@ def measure_logprob_agreement(
     temperature: float = 1.0,
     max_rollouts: int | None = None,
     progress: Progress | None = None,
+    samples: Sequence[Sequence[TrainingSample]] | None = None,
 ) -> Agreement:
-    """Score every rollout with the training model; the per-token pairs, for checks and plots."""
+    """Score every rollout with the training model; the per-token pairs, for checks and plots.
+
+    ``samples`` (one list per record) replaces gymcheck's own processing of the records: pass
+    the trainer's processed samples to score what it trains, at the positions it trains.
+    """
     if not temperature > 0:
         raise GymcheckError(f"temperature must be > 0, not {temperature}")
     train_model = as_train_model(model)
@@ -163,14 +168,16 @@ def measure_logprob_agreement(
         if max_rollouts is not None and agreement.rollouts >= max_rollouts:
             break
         try:
-            samples = samples_from_record(record, index)
+            scored = (
+                list(samples[index]) if samples is not None else samples_from_record(record, index)
+            )
         except GymcheckError as exc:
             agreement.skipped.append(f"rollout {index}: {exc}")
-            samples = []
-        if samples:
+            scored = []
+        if scored:
             agreement.rollouts += 1
-            agreement.per_turn_rollouts += int(samples[0].per_turn)
-        for sample in samples:
+            agreement.per_turn_rollouts += int(scored[0].per_turn)
+        for sample in scored:
             if vocab is None:
                 vocab = train_model.vocab_size()
             bad = check_token_range(sample, vocab)
