@@ -221,9 +221,10 @@ def flat_truncated(record: dict[str, Any], tokenizer: Any) -> Any:
 
 def trl_reward_of_another(record: dict[str, Any], tokenizer: Any) -> Any:
     """The reward of another sample (lists zipped out of order)."""
-    sample = trl(record, tokenizer)
-    sample["env_reward"] = 0.0 if record["reward"] else 1.0
-    return sample
+    samples = trl(record, tokenizer)
+    for sample in samples if isinstance(samples, list) else [samples]:
+        sample["env_reward"] = 0.0 if record["reward"] else 1.0
+    return samples
 
 
 def flat_retokenized(record: dict[str, Any], tokenizer: Any) -> Any:

@@ -25,6 +25,7 @@ HEADINGS: dict[str, str] = {
     "token_roundtrip": "🔄 Testing token round-trips...",
     "rollout_collection": "📦 Testing rollout collection...",
     "token_continuity": "🔗 Testing token continuity...",
+    "training_batch": "🧮 Testing the trainer's processed samples...",
     "gradient_flow": "📈 Testing gradient flow...",
     "logprob_agreement": "🎯 Testing train/inference log-prob agreement...",
 }
