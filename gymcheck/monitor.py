@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from gymcheck.checks.logprobs.measure import agreement_metrics
 from gymcheck.checks.training_batch.diagnose import PairedSample, RolloutBatch, diagnose_rollout
 from gymcheck.processing.load import ProcessorCall
@@ -60,26 +62,27 @@ def logprob_metrics(engine: Any, trainer: Any, mask: Any = None) -> dict[str, fl
     arrays of one shape, e.g. ``[B, T]``); ``mask`` (same shape) picks the trained tokens. Only
     positions where both are finite numbers count. The same math as ``logprob_agreement``.
     """
-    gen, train = _flat(engine), _flat(trainer)
-    weights = _flat(mask) if mask is not None else [1.0] * len(gen)
-    if not len(gen) == len(train) == len(weights):
+    gen, train = _array(engine), _array(trainer)
+    weights = _array(mask) if mask is not None else np.ones_like(gen)
+    if not gen.size == train.size == weights.size:
         raise ValueError(
-            f"engine ({len(gen)}), trainer ({len(train)}) and mask ({len(weights)}) log-probs "
+            f"engine ({gen.size}), trainer ({train.size}) and mask ({weights.size}) log-probs "
             "must have the same number of entries"
         )
-    pairs = [
-        (g, t)
-        for g, t, w in zip(gen, train, weights, strict=True)
-        if w and g is not None and t is not None
-    ]
-    return agreement_metrics([g for g, _ in pairs], [t for _, t in pairs])
+    keep = (weights != 0) & np.isfinite(gen) & np.isfinite(train)
+    return agreement_metrics(gen[keep], train[keep])
 
 
-def _flat(values: Any) -> list[float | None]:
+def _array(values: Any) -> Any:
+    """A flat float64 array; ``None`` and non-numbers become NaN (and are then left out)."""
     values = plain(values)
-    while depth(values) > 1:
-        values = [x for row in values for x in row]
-    return [logprob(x) for x in (values if isinstance(values, list) else [values])]
+    try:
+        return np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError):  # ragged rows or odd entries: one value at a time
+        while depth(values) > 1:
+            values = [x for row in values for x in row]
+        flat = [logprob(x) for x in (values if isinstance(values, list) else [values])]
+        return np.array([math.nan if x is None else x for x in flat], dtype=np.float64)
 
 
 def check_batch(
@@ -147,30 +150,31 @@ def _engine_logprobs(paired: PairedSample) -> list[float | None]:
         )
     truth = paired.truth.sample.sequence.generation_logprobs
     out: list[float | None] = [None] * len(sample.token_ids)
-    for i in al.truth_range():
-        out[al.to_sample(i)] = truth[i]
+    out[al.sample_start : al.sample_start + al.length] = truth[
+        al.truth_start : al.truth_start + al.length
+    ]
     return out
 
 
 def _trainer_agreement(
     batches: Sequence[RolloutBatch], trainer_logprobs: Sequence[Any]
 ) -> dict[str, float]:
-    gen: list[float] = []
-    train: list[float] = []
+    gen, train = [], []
     for batch, given in zip(batches, trainer_logprobs, strict=True):
-        rows = plain(given)
-        rows = rows if len(batch.paired) > 1 else [rows]
+        rows = given if len(batch.paired) > 1 else [given]
         for paired, row in zip(batch.paired, rows, strict=False):
-            values = _flat(row)
             n = len(paired.sample.token_ids)
-            values = ([None] * (n - len(values)) + values)[-n:] if n else []
-            engine = _engine_logprobs(paired)
-            for i, trained in enumerate(paired.sample.trained):
-                g, t = logprob(engine[i]), values[i]
-                if trained and g is not None and t is not None:
-                    gen.append(g)
-                    train.append(t)
-    metrics = agreement_metrics(gen, train)
+            values = _array(row)[-n:]
+            trainer = np.full(n, np.nan)
+            trainer[n - values.size :] = values  # a completion's log-probs end the sequence
+            engine = _array(_engine_logprobs(paired))
+            keep = np.asarray(paired.sample.trained, dtype=bool) & np.isfinite(engine)
+            keep &= np.isfinite(trainer)
+            gen.append(engine[keep])
+            train.append(trainer[keep])
+    metrics = agreement_metrics(
+        np.concatenate(gen or [np.zeros(0)]), np.concatenate(train or [np.zeros(0)])
+    )
     return {
         "token_mult_prob_error": metrics.get("token_mult_prob_error", math.nan),
         "gen_kl_error": metrics.get("gen_kl_error", math.nan),

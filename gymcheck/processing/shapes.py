@@ -146,7 +146,7 @@ def _reward(sample: Mapping[str, Any], r: int, n_rows: int) -> tuple[float | Non
 
 def _aligned(values: Any, n: int, name: str, notes: list[str]) -> list[float | None]:
     """Log-probs aligned from the first position; a length mismatch is noted, not fatal."""
-    out = [v.logprob(x) for x in values]
+    out = v.logprobs(values)
     if len(out) != n:
         notes.append(f"{name} has {len(out)} entries for {n} tokens")
         out = (out + [None] * n)[:n]
@@ -240,6 +240,8 @@ def _prompt_response(
         plow, phigh = v.padding(_row(sample.get("prompt_mask"), r, n, len(prompt)) or [1])
         pad = _row(sample.get(padding_key), r, n, len(response)) if padding_key else None
         rlow, rhigh = v.padding(pad) if pad is not None else (0, 0)
+        if pad is not None:  # TRL's loss mask is completion_mask * tool_mask
+            weights = [w if p else 0 for w, p in zip(weights, pad, strict=False)]
         notes: list[str] = []
         prompt_ids = v.token_ids(v.unpad(prompt, plow, phigh))
         response_ids = v.token_ids(v.unpad(response, rlow, rhigh))
@@ -264,15 +266,16 @@ def _prompt_response(
 
 
 def _trl(sample: Mapping[str, Any]) -> list[Sample]:
-    # With env_mask, completion_mask is TRL's padding / post-EOS mask; alone, it is the loss mask.
-    padding = "completion_mask" if sample.get("env_mask") is not None else None
+    # With env_mask (tool_mask inside GRPOTrainer), completion_mask is TRL's padding mask and
+    # the loss mask is their product; alone, completion_mask is the loss mask.
+    has_tool_mask = sample.get("env_mask") is not None or sample.get("tool_mask") is not None
     return _prompt_response(
         sample,
         "trl",
         "completion_ids",
         ("env_mask", "tool_mask", "completion_mask"),
-        ("logprobs", "sampling_logprobs"),
-        padding,
+        ("logprobs", "sampling_per_token_logps", "sampling_logprobs"),
+        "completion_mask" if has_tool_mask else None,
     )
 
 

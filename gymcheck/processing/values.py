@@ -20,9 +20,19 @@ def plain(value: Any) -> Any:
     tolist = getattr(value, "tolist", None)
     if callable(tolist):
         return tolist()
+    if isinstance(value, list) and _scalars(value):
+        return value  # the common case, a list of numbers: no copy, no per-element call
     if isinstance(value, Sequence):
         return [plain(v) for v in value]
     return value
+
+
+def _scalars(values: list[Any]) -> bool:
+    """Whether every element is a plain number or ``None`` (one C-level pass over the types)."""
+    return set(map(type, values)) <= _SCALAR_TYPES
+
+
+_SCALAR_TYPES = {int, float, bool, type(None)}
 
 
 def as_mapping(value: Any) -> Mapping[str, Any] | None:
@@ -55,12 +65,27 @@ def rows(value: Any) -> list[Any]:
 
 
 def token_ids(value: Any) -> list[int]:
+    if isinstance(value, list) and set(map(type, value)) <= {int}:
+        return value
     return [int(v) for v in value]
 
 
 def mask(value: Any) -> list[int]:
     """0/1 per position: any non-zero weight counts as trained."""
+    if isinstance(value, list) and set(map(type, value)) <= {int} and set(value) <= {0, 1}:
+        return value
     return [1 if v else 0 for v in value]
+
+
+def logprobs(values: Sequence[Any]) -> list[float | None]:
+    """Finite floats or ``None``; a list of finite floats is returned as it is."""
+    if (
+        isinstance(values, list)
+        and set(map(type, values)) <= {float}
+        and math.isfinite(sum(values))
+    ):
+        return values
+    return [logprob(x) for x in values]
 
 
 def logprob(value: Any) -> float | None:
@@ -82,4 +107,6 @@ def padding(attention: Sequence[Any]) -> tuple[int, int]:
 
 
 def unpad(values: Sequence[Any], left: int, right: int) -> list[Any]:
+    if not left and not right and isinstance(values, list):
+        return values
     return list(values[left : len(values) - right])

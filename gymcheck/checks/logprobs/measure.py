@@ -62,25 +62,29 @@ class Agreement:
         return len(self.gen)
 
 
-def agreement_metrics(gen: Sequence[float], train: Sequence[float]) -> dict[str, float]:
-    """``token_mult_prob_error``, ``gen_kl_error`` (k3), ``max_abs_diff`` and ``mean_diff``."""
-    n = len(gen)
+def agreement_metrics(gen: Sequence[float] | Any, train: Sequence[float] | Any) -> dict[str, float]:
+    """``token_mult_prob_error``, ``gen_kl_error`` (k3), ``max_abs_diff`` and ``mean_diff``.
+
+    ``gen`` and ``train`` are sequences or arrays of equal length; computed in float64 with
+    numpy, so a training loop can call it on every batch.
+    """
+    import numpy as np
+
+    g = np.asarray(gen, dtype=np.float64).ravel()
+    t = np.asarray(train, dtype=np.float64).ravel()
+    if g.shape != t.shape:
+        raise ValueError(f"{g.size} engine log-probs for {t.size} trainer log-probs")
+    n = int(g.size)
     if n == 0:
         return {"n_tokens": 0}
-    mult = kl = max_abs = total = 0.0
-    for g, t in zip(gen, train, strict=True):
-        diff = g - t
-        mult += math.exp(min(abs(diff), 700.0))
-        log_ratio = t - g
-        kl += math.exp(min(log_ratio, 700.0)) - 1.0 - log_ratio
-        max_abs = max(max_abs, abs(diff))
-        total += diff
+    diff = g - t
+    log_ratio = -diff
     return {
         "n_tokens": n,
-        "token_mult_prob_error": mult / n,
-        "gen_kl_error": kl / n,
-        "max_abs_diff": max_abs,
-        "mean_diff": total / n,
+        "token_mult_prob_error": float(np.exp(np.minimum(np.abs(diff), 700.0)).mean()),
+        "gen_kl_error": float((np.exp(np.minimum(log_ratio, 700.0)) - 1.0 - log_ratio).mean()),
+        "max_abs_diff": float(np.abs(diff).max()),
+        "mean_diff": float(diff.mean()),
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gymcheck.checks.training_batch.pair import Alignment, Pair
-from gymcheck.processing.values import logprob
+from gymcheck.processing.values import logprobs
 from gymcheck.report import Finding
 
 SHIFTS = (1, -1, 2, -2, 3, -3)
@@ -25,11 +25,22 @@ def close(a: float | None, b: float | None) -> bool:
     return abs(a - b) <= _ABS_TOLERANCE + _REL_TOLERANCE * abs(b)
 
 
+def _copied_exactly(pair: Pair, al: Alignment, stored: list[float | None]) -> bool:
+    """The common case, checked without a per-token loop: every generation's log-probs are
+    the engine's, value for value."""
+    truth = pair.truth.sample.sequence.generation_logprobs
+    for span in pair.truth.sample.spans:
+        start, end = max(span.start, al.truth_start), min(span.end, al.truth_start + al.length)
+        if start < end and stored[al.to_sample(start) : al.to_sample(end)] != truth[start:end]:
+            return False
+    return True
+
+
 def logprob_findings(pair: Pair, al: Alignment) -> list[Finding]:
     stored = pair.sample.logprobs
-    if stored is None:
+    if stored is None or _copied_exactly(pair, al, stored):
         return []
-    truth = [logprob(x) for x in pair.truth.sample.sequence.generation_logprobs]
+    truth = logprobs(pair.truth.sample.sequence.generation_logprobs)
     generated = pair.truth.sample.generated_mask
     window = al.truth_range()
     positions = [i for i in window if generated[i] and truth[i] is not None]

@@ -38,7 +38,7 @@ class RolloutTruth:
     rollout_index: int
     whole: Truth | None
     """The whole episode as one sequence, when its turns are contiguous."""
-    per_turn: tuple[Truth, ...]
+    turns: tuple[Turn, ...]
     reward: float | None
     failed: str | None = None
     """Why the rollout has nothing to train (no generated tokens, malformed), else ``None``."""
@@ -47,35 +47,38 @@ class RolloutTruth:
     def contiguous(self) -> bool:
         return self.whole is not None
 
+    def per_turn(self) -> list[Truth]:
+        """Each turn that generated on its own: its prompt (not trained) + its generation."""
+        return [
+            Truth(
+                turn_sample(t, self.rollout_index, self.reward),
+                (
+                    Turn(
+                        1,
+                        t.output_index,
+                        t.item_type,
+                        t.prompt_token_ids,
+                        t.generation_token_ids,
+                        t.generation_log_probs,
+                    ),
+                ),
+            )
+            for t in self.turns
+            if t.generation_token_ids
+        ]
+
 
 def rollout_truth(record: Mapping[str, Any], rollout_index: int) -> RolloutTruth:
     reward = record_reward(record)
     try:
-        turns = trainable_turns(record)
+        turns = tuple(trainable_turns(record))
         samples = samples_from_record(record, rollout_index)
     except (GymcheckError, TypeError, ValueError) as exc:
         return RolloutTruth(rollout_index, None, (), reward, failed=str(exc))
-    generating = [t for t in turns if t.generation_token_ids]
     if not samples:
-        return RolloutTruth(rollout_index, None, (), reward, failed="no generated tokens")
-    per_turn = tuple(
-        Truth(
-            turn_sample(t, rollout_index, reward),
-            (
-                Turn(
-                    1,
-                    t.output_index,
-                    t.item_type,
-                    t.prompt_token_ids,
-                    t.generation_token_ids,
-                    t.generation_log_probs,
-                ),
-            ),
-        )
-        for t in generating
-    )
-    whole = None if samples[0].per_turn else Truth(samples[0], tuple(turns))
-    return RolloutTruth(rollout_index, whole, per_turn, reward)
+        return RolloutTruth(rollout_index, None, turns, reward, failed="no generated tokens")
+    whole = None if samples[0].per_turn else Truth(samples[0], turns)
+    return RolloutTruth(rollout_index, whole, turns, reward)
 
 
 def pair_samples(samples: Sequence[Any], truth: RolloutTruth) -> list[tuple[Any, Truth]] | str:
@@ -84,11 +87,14 @@ def pair_samples(samples: Sequence[Any], truth: RolloutTruth) -> list[tuple[Any,
     One sample is the whole episode (for a rollout that breaks continuity: its last turn, the
     history the engine last saw); one sample per turn is each turn on its own.
     """
+    if len(samples) == 1 and truth.whole is not None:
+        return [(samples[0], truth.whole)]
+    per_turn = truth.per_turn()
     if len(samples) == 1:
-        return [(samples[0], truth.whole or truth.per_turn[-1])]
-    if len(samples) == len(truth.per_turn):
-        return list(zip(samples, truth.per_turn, strict=True))
+        return [(samples[0], per_turn[-1])]
+    if len(samples) == len(per_turn):
+        return list(zip(samples, per_turn, strict=True))
     return (
-        f"the processor returned {len(samples)} samples for a rollout of {len(truth.per_turn)} "
+        f"the processor returned {len(samples)} samples for a rollout of {len(per_turn)} "
         "turn(s): expected one sample, or one per turn"
     )
