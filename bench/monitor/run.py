@@ -30,9 +30,9 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "rollouts"))
-from generate import rollout  # noqa: E402
+from generate import rollout
 
-from gymcheck.monitor import check_batch  # noqa: E402
+from gymcheck.monitor import check_batch
 
 
 def trl_sample(record: dict[str, Any]) -> dict[str, Any]:
