@@ -35,6 +35,11 @@ PUBLIC = [
     "gradient_flow_on_sequences",
     "check_logprob_agreement",
     "measure_logprob_agreement",
+    "check_training_batch",
+    "ProcessorLoadError",
+    "check_batch",
+    "logprob_metrics",
+    "assert_integration",
     "Collection",
     "collect_rollouts",
     "load_task_rows",
@@ -69,7 +74,8 @@ def test_rollout_checks_are_plain_functions_importable_from_the_top():
 def test_import_gymcheck_stays_light():
     code = (
         "import sys, gymcheck, gymcheck.checks.continuity, gymcheck.scan, "
-        "gymcheck.checks.gradients, gymcheck.checks.logprobs, gymcheck.training; "
+        "gymcheck.checks.gradients, gymcheck.checks.logprobs, gymcheck.training, "
+        "gymcheck.checks.training_batch, gymcheck.monitor, gymcheck.testing; "
         "print(any(m in sys.modules for m in ('torch', 'transformers')))"
     )
     out = subprocess.run(
