@@ -16,11 +16,18 @@ from rich.console import Console
 from gymcheck import redact
 from gymcheck.errors import GymcheckError, UsageError
 from gymcheck.redact import RedactingStream
-from gymcheck.report import ExitCode, Report
+from gymcheck.report import ExitCode
 
 # Everything the consoles print passes gymcheck.redact: no secret reaches a terminal or a log.
-console = Console(file=cast(IO[str], RedactingStream(redact.stdout)), highlight=False)
-err_console = Console(file=cast(IO[str], RedactingStream(redact.stderr)), highlight=False)
+_STDOUT = cast(IO[str], RedactingStream(redact.stdout))
+_STDERR = cast(IO[str], RedactingStream(redact.stderr))
+console = Console(file=_STDOUT, highlight=False)
+err_console = Console(file=_STDERR, highlight=False)
+
+
+def human_output_on_stderr(on: bool) -> None:
+    """Send ``console`` to stderr (``--json -`` keeps stdout for the report) or back."""
+    console.file = _STDERR if on else _STDOUT
 
 
 def exit_with(code: ExitCode) -> NoReturn:
@@ -96,30 +103,6 @@ def refuse_overwrite(
 
     with usage_errors():
         check_report_paths(outputs, [path for path in inputs if path is not None])
-
-
-def write_outputs(
-    report: Report,
-    *,
-    json_path: Path | None = None,
-    junit_path: Path | None = None,
-    html_path: Path | None = None,
-) -> None:
-    """Write each requested machine-readable rendering of ``report``."""
-    from gymcheck.render import html, jsonout, junit
-
-    for path, render in (
-        (json_path, jsonout.render),
-        (junit_path, junit.render),
-        (html_path, html.render),
-    ):
-        if path is None:
-            continue
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(report), encoding="utf-8")
-        except OSError as exc:
-            usage_error(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def is_interactive() -> bool:

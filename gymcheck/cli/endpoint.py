@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,19 +13,33 @@ from gymcheck.cli._common import (
     http_url,
     positive_seconds,
     usage_errors,
-    write_outputs,
 )
 from gymcheck.cli.app import app
+from gymcheck.cli.output import (
+    FormatOpt,
+    HtmlOpt,
+    JsonOpt,
+    JunitOpt,
+    Output,
+    OutputFormat,
+    QuietOpt,
+    VerboseOpt,
+)
 from gymcheck.report import Report
 from gymcheck.running import run_check
 
 
-@app.command("endpoint")
+@app.command(
+    "endpoint",
+    epilog="Example: [bold]gymcheck endpoint --base-url http://localhost:8000/v1 "
+    "--api-key-env OPENAI_API_KEY --junit endpoint.xml[/]",
+)
 def endpoint(
     base_url: Annotated[
         str,
         typer.Option(
             "--base-url",
+            metavar="URL",
             help="The server's OpenAI-compatible base URL, e.g. http://localhost:8000/v1.",
             show_default=False,
             callback=http_url,
@@ -34,12 +47,15 @@ def endpoint(
     ],
     model: Annotated[
         str | None,
-        typer.Option("--model", help="Model id to probe (default: the first one listed)."),
+        typer.Option(
+            "--model", metavar="NAME", help="Model id to probe (default: the first one listed)."
+        ),
     ] = None,
     api_key_env: Annotated[
         str | None,
         typer.Option(
             "--api-key-env",
+            metavar="VAR",
             help="Environment variable holding the API key (sent as a bearer token, never "
             "printed).",
         ),
@@ -48,6 +64,7 @@ def endpoint(
         str | None,
         typer.Option(
             "--tokenizer",
+            metavar="PATH|NAME",
             help="Tokenizer directory or cached name, to decode the generated ids when the "
             "served model's directory is not on this machine.",
         ),
@@ -56,19 +73,26 @@ def endpoint(
         float,
         typer.Option(
             "--timeout",
+            metavar="SECONDS",
             callback=positive_seconds,
             help="Seconds each request may take in all: connect, headers and body.",
         ),
     ] = 30.0,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the JSON report here.")
-    ] = None,
+    json_path: JsonOpt = None,
+    junit_path: JunitOpt = None,
+    html_path: HtmlOpt = None,
+    output_format: FormatOpt = OutputFormat.console,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Probe a generation server the way NeMo Gym trains through it: token ids, counts,
     /tokenize, decoding, tool calls, multi-turn history, bad requests and a burst."""
     from gymcheck.checks.endpoint import check_http_endpoint
-    from gymcheck.render.console import render_check, render_header, render_summary
+    from gymcheck.render.console import render_header, render_summary
 
+    output = Output(
+        json_path, junit_path, html_path, output_format, quiet, verbose, target=base_url
+    )
     api_key = api_key_from_env(api_key_env)
     loaded = None
     if tokenizer is not None:
@@ -84,7 +108,7 @@ def endpoint(
     )
     report = Report(checks=[result], title="OpenAI-compatible endpoint")
     render_header(console, report.title)
-    render_check(console, result)
+    output.check(result)
     render_summary(console, report)
-    write_outputs(report, json_path=json_path)
+    output.finish(report)
     exit_with(report.exit_code())

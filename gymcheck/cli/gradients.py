@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,10 +18,29 @@ from gymcheck.cli._common import (
     refuse_overwrite,
     usage_error,
     usage_errors,
-    write_outputs,
 )
 from gymcheck.cli.app import app
+from gymcheck.cli.output import (
+    FormatOpt,
+    HtmlOpt,
+    JsonOpt,
+    JunitOpt,
+    Output,
+    OutputFormat,
+    QuietOpt,
+    VerboseOpt,
+)
 from gymcheck.report import CheckResult, ExitCode, Report, Status
+
+MODEL = "Training model"
+THRESHOLDS = "Thresholds"
+
+
+class Dtype(StrEnum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+    float64 = "float64"
 
 
 def read_records(path: Path) -> tuple[list[Any], list[str]]:
@@ -44,60 +64,119 @@ def read_records(path: Path) -> tuple[list[Any], list[str]]:
     return records, notes
 
 
-@app.command("gradients")
+@app.command(
+    "gradients",
+    epilog="Example: [bold]gymcheck gradients --rollouts rollouts.jsonl --train-model "
+    "/models/qwen3 --plot logprobs.png --html training.html[/]",
+)
 def gradients(
     rollouts: Annotated[
-        Path, typer.Option("--rollouts", help="Rollout JSONL written by NeMo Gym.")
+        Path,
+        typer.Option("--rollouts", metavar="FILE", help="Rollout JSONL written by NeMo Gym."),
     ],
     train_model: Annotated[
         str,
         typer.Option(
             "--train-model",
+            metavar="PATH|MODULE:FN",
             help="Hugging Face model directory, or module:factory (file.py:factory) returning "
             "a torch.nn.Module that maps input_ids [1,T] to logits [1,T,V].",
+            rich_help_panel=MODEL,
         ),
     ],
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the JSON report here.")
-    ] = None,
     plot: Annotated[
         Path | None,
-        typer.Option("--plot", help="Write a scatter plot (PNG) of trainer vs engine log-probs."),
+        typer.Option(
+            "--plot",
+            metavar="FILE",
+            help="Write a scatter plot (PNG) of trainer vs engine log-probs.",
+            rich_help_panel="Reports",
+        ),
     ] = None,
     temperature: Annotated[
-        float, typer.Option("--temperature", min=1e-6, help="Sampling temperature of the rollouts.")
+        float,
+        typer.Option(
+            "--temperature",
+            metavar="T",
+            min=1e-6,
+            help="Sampling temperature of the rollouts.",
+            rich_help_panel=MODEL,
+        ),
     ] = 1.0,
     dtype: Annotated[
-        str, typer.Option("--dtype", help="float32, bfloat16, float16 or float64.")
-    ] = "float32",
+        Dtype, typer.Option("--dtype", help="The training model's dtype.", rich_help_panel=MODEL)
+    ] = Dtype.float32,
     device: Annotated[
         str | None,
-        typer.Option("--device", help="Where to run the training model (cpu, cuda, cuda:1)."),
+        typer.Option(
+            "--device",
+            metavar="DEVICE",
+            help="Where to run the training model (cpu, cuda, cuda:1).",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     tokenizer: Annotated[
         str | None,
-        typer.Option("--tokenizer", help="Tokenizer for decoded text (default: the model's)."),
+        typer.Option(
+            "--tokenizer",
+            metavar="PATH|NAME",
+            help="Tokenizer for decoded text (default: the model's).",
+            rich_help_panel=MODEL,
+        ),
     ] = None,
     max_rollouts: Annotated[
-        int | None, typer.Option("--max-rollouts", min=1, help="Score only the first N rollouts.")
+        int | None,
+        typer.Option("--max-rollouts", metavar="N", min=1, help="Score only the first N rollouts."),
     ] = None,
     gradient_rollouts: Annotated[
-        int, typer.Option("--gradient-rollouts", min=1, help="Rollouts in the gradient step.")
+        int,
+        typer.Option(
+            "--gradient-rollouts", metavar="N", min=1, help="Rollouts in the gradient step."
+        ),
     ] = 4,
     max_mult_prob_error: Annotated[
-        float, typer.Option("--max-mult-prob-error", help="Healthy token_mult_prob_error.")
+        float,
+        typer.Option(
+            "--max-mult-prob-error",
+            metavar="X",
+            help="Healthy token_mult_prob_error.",
+            rich_help_panel=THRESHOLDS,
+        ),
     ] = 1.05,
-    max_kl: Annotated[float, typer.Option("--max-kl", help="Healthy gen_kl_error.")] = 1e-3,
+    max_kl: Annotated[
+        float,
+        typer.Option(
+            "--max-kl", metavar="X", help="Healthy gen_kl_error.", rich_help_panel=THRESHOLDS
+        ),
+    ] = 1e-3,
+    json_path: JsonOpt = None,
+    junit_path: JunitOpt = None,
+    html_path: HtmlOpt = None,
+    output_format: FormatOpt = OutputFormat.console,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Check that rollouts train: gradients flow, and trainer log-probs match the engine's."""
     from gymcheck.checks.gradients import check_gradient_flow
     from gymcheck.checks.logprobs import agreement_result, measure_logprob_agreement
     from gymcheck.training import load_train_model
 
-    refuse_overwrite([("--json", json_path), ("--plot", plot)], [rollouts])
+    refuse_overwrite(
+        [("--json", json_path), ("--junit", junit_path), ("--html", html_path), ("--plot", plot)],
+        [rollouts],
+    )
+    output = Output(
+        json_path,
+        junit_path,
+        html_path,
+        output_format,
+        quiet,
+        verbose,
+        target=f"{rollouts} with {train_model}",
+    )
     with usage_errors():
         records, notes = read_records(rollouts)
-        model = load_train_model(train_model, dtype=dtype, device=device)
+        model = load_train_model(train_model, dtype=dtype.value, device=device)
         loaded_tokenizer = None
         if tokenizer is not None:
             from gymcheck.loading import load_tokenizer
@@ -125,7 +204,6 @@ def gradients(
             agreement, max_mult_prob_error=max_mult_prob_error, max_kl=max_kl
         )
     except Exception as exc:  # the user's model raised: a check error, not a traceback
-        agreement = None
         logprob = CheckResult(
             "logprob_agreement",
             Status.ERROR,
@@ -137,23 +215,31 @@ def gradients(
         logprob.details.setdefault("skipped", []).extend(notes)
 
     report = Report([gradient, logprob], title="Training signal validation")
-    from gymcheck.render.console import render_check
-
     for result in report.checks:
-        render_check(console, result)
+        output.check(result)
     console.print()
     console.print(summary_table(report))
-    if plot is not None and agreement is not None and agreement.n_tokens:
-        from gymcheck.render.plot import scatter_logprobs
-
-        try:
-            plot.parent.mkdir(parents=True, exist_ok=True)
-            scatter_logprobs(agreement.gen, agreement.train, plot, title=f"{train_model}")
-        except OSError as exc:
-            usage_error(f"cannot write {plot}: {exc.strerror or exc}")
-        console.print(f"Scatter plot written to {plot}")
-    write_outputs(report, json_path=json_path)
+    if plot is not None:
+        _write_plot(logprob, plot, model=train_model)
+    output.finish(report)
     exit_with(exit_code(report))
+
+
+def _write_plot(result: CheckResult, path: Path, *, model: str) -> None:
+    """The scatter plot, or one line saying why there is none."""
+    from gymcheck.render.plot import plot_title, scatter_logprobs, why_no_plot
+
+    reason = why_no_plot(result)
+    if reason is not None:
+        console.print(f"No plot written to {path}: {reason}", soft_wrap=True)
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gen, train = result.series["gen"], result.series["train"]
+        scatter_logprobs(gen, train, path, title=plot_title(result, model=model))
+    except OSError as exc:
+        usage_error(f"cannot write {path}: {exc.strerror or exc}")
+    console.print(f"Scatter plot written to {path}")
 
 
 def _measure_with_progress(measure: Any, total: int) -> Any:

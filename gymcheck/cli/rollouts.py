@@ -18,53 +18,89 @@ from gymcheck.cli._common import (
     refuse_overwrite,
     usage_error,
     usage_errors,
-    write_outputs,
 )
 from gymcheck.cli.app import app
+from gymcheck.cli.output import (
+    FormatOpt,
+    HtmlOpt,
+    JsonOpt,
+    JunitOpt,
+    Output,
+    OutputFormat,
+    QuietOpt,
+    VerboseOpt,
+)
 from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES
+from gymcheck.render.groups import plural
 from gymcheck.report import ExitCode, Report, Status
 
 
-@app.command("rollouts")
+@app.command(
+    "rollouts",
+    epilog="Example: [bold]gymcheck rollouts rollouts.jsonl --tokenizer /models/qwen3 "
+    "--workers 4 --junit rollouts.xml[/]",
+)
 def rollouts(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Rollout JSONL files written by NeMo Gym.", show_default=False),
+        typer.Argument(
+            metavar="FILE",
+            help="Rollout JSONL files written by NeMo Gym (.gz/.zst too).",
+            show_default=False,
+        ),
     ],
     tokenizer: Annotated[
         str | None,
         typer.Option(
             "--tokenizer",
+            metavar="PATH|NAME",
             help="Tokenizer directory or cached model name: decodes breaks, names "
             "their cause and checks ids against the vocabulary.",
         ),
     ] = None,
     reward_range: Annotated[
-        str, typer.Option("--reward-range", help="Valid rewards, inclusive, as LO,HI.")
+        str,
+        typer.Option("--reward-range", metavar="LO,HI", help="Valid rewards, inclusive, as LO,HI."),
     ] = "0,1",
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the JSON report here.")
-    ] = None,
     workers: Annotated[
         int,
         typer.Option(
-            "--workers", min=1, help="Processes that scan in parallel (at most one per CPU)."
+            "--workers",
+            metavar="N",
+            min=1,
+            help="Processes that scan in parallel (at most one per CPU).",
         ),
     ] = 1,
     max_line_bytes: Annotated[
         int,
         typer.Option(
             "--max-line-bytes",
+            metavar="N",
             min=1,
             help="Longer lines are a schema finding, skipped unread (bounds the memory).",
         ),
     ] = DEFAULT_MAX_LINE_BYTES,
+    json_path: JsonOpt = None,
+    junit_path: JunitOpt = None,
+    html_path: HtmlOpt = None,
+    output_format: FormatOpt = OutputFormat.console,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Check every rollout record and the token continuity of every multi-turn rollout."""
     from gymcheck.scan import check_paths, scan
 
     low_high = parse_reward_range(reward_range)
-    refuse_overwrite([("--json", json_path)], files)
+    refuse_overwrite([("--json", json_path), ("--junit", junit_path), ("--html", html_path)], files)
+    output = Output(
+        json_path,
+        junit_path,
+        html_path,
+        output_format,
+        quiet,
+        verbose,
+        target=", ".join(map(str, files)),
+    )
     with usage_errors():
         paths = check_paths(files)
         loaded = None
@@ -114,8 +150,8 @@ def rollouts(
         usage_error(f"cannot read rollouts: {exc.strerror or exc}")
 
     report = result.to_report()
-    render_rollouts(report, tokenizer_used=loaded is not None)
-    write_outputs(report, json_path=json_path)
+    render_rollouts(report, output, tokenizer_used=loaded is not None)
+    output.finish(report)
     exit_with(exit_code(report))
 
 
@@ -147,11 +183,9 @@ def summary_table(report: Report) -> Table:
     return table
 
 
-def render_rollouts(report: Report, *, tokenizer_used: bool) -> None:
-    from gymcheck.render.console import render_check
-
+def render_rollouts(report: Report, output: Output, *, tokenizer_used: bool) -> None:
     for result in report.checks:
-        render_check(console, result)
+        output.check(result)
     if not tokenizer_used and any(f.code == "continuity_break" for f in report.findings):
         console.print("   (pass --tokenizer to decode the breaks and name their cause)")
     console.print()
@@ -159,4 +193,4 @@ def render_rollouts(report: Report, *, tokenizer_used: bool) -> None:
     if exit_code(report) is ExitCode.OK:
         console.print("✅ No findings.")
     else:
-        console.print(f"❌ {len(report.findings)} findings (exit 1).")
+        console.print(f"❌ {plural(len(report.findings), 'finding')} (exit 1).")

@@ -4,53 +4,59 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from gymcheck.cli._common import err_console, usage_error
 from gymcheck.cli.app import app
-
-if TYPE_CHECKING:
-    from gymcheck.reference.faults import Fault
+from gymcheck.reference.faults import FAULTS, Fault
 
 
-@app.command("serve")
+@app.command(
+    "serve",
+    epilog="Example: [bold]gymcheck serve --port 8000 --fault drop-token-ids[/], then "
+    "[bold]gymcheck endpoint --base-url http://127.0.0.1:8000/v1[/]",
+)
 def serve(
     model: Annotated[
         Path | None,
         typer.Option(
             "--model",
+            metavar="DIR",
             help="A local Hugging Face causal LM directory (with tokenizer and chat template). "
             "Default: the tiny reference model, built offline on first use.",
         ),
     ] = None,
-    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to bind.")] = 8000,
+    host: Annotated[
+        str, typer.Option("--host", metavar="HOST", help="Interface to bind.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", min=1, max=65535, help="Port to bind.")
+    ] = 8000,
     served_model_name: Annotated[
         str | None,
-        typer.Option("--served-model-name", help="Model name clients must send."),
+        typer.Option("--served-model-name", metavar="NAME", help="Model name clients must send."),
     ] = None,
     max_model_len: Annotated[
-        int, typer.Option("--max-model-len", min=16, help="Context length in tokens.")
+        int, typer.Option("--max-model-len", metavar="N", min=16, help="Context length in tokens.")
     ] = 2048,
     fault: Annotated[
-        str | None,
+        Fault | None,
         typer.Option(
             "--fault",
-            help="Plant a server-side integration bug: drop-token-ids, bad-logprobs, "
-            "top-logprobs-null, wrong-tokenizer, processed-logprobs.",
+            metavar="NAME",
+            help="Plant a server-side integration bug: "
+            + ", ".join(f.value for f in Fault if FAULTS[f].layer == "server")
+            + ".",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
     """Serve a causal LM over HTTP the way vLLM / NeMo RL do, with token ids and logprobs."""
-    from gymcheck.errors import UsageError
-    from gymcheck.reference.faults import FAULTS, Fault, parse_fault, serve_with_wrong_tokenizer
+    from gymcheck.reference.faults import serve_with_wrong_tokenizer
 
-    try:
-        planted = parse_fault(fault)
-    except UsageError as exc:
-        usage_error(str(exc))
+    planted = fault
     if planted is not None and FAULTS[planted].layer != "server":
         usage_error(
             f"fault {planted.value!r} lives in the {FAULTS[planted].layer} layer, not the "

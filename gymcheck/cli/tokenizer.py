@@ -7,8 +7,18 @@ from typing import Annotated
 
 import typer
 
-from gymcheck.cli._common import console, exit_with, usage_errors, write_outputs
+from gymcheck.cli._common import console, exit_with, usage_errors
 from gymcheck.cli.app import app
+from gymcheck.cli.output import (
+    FormatOpt,
+    HtmlOpt,
+    JsonOpt,
+    JunitOpt,
+    Output,
+    OutputFormat,
+    QuietOpt,
+    VerboseOpt,
+)
 from gymcheck.errors import UsageError
 from gymcheck.report import Report, Status
 from gymcheck.running import run_check
@@ -26,23 +36,25 @@ def read_chat_template(path: Path) -> str:
     return text
 
 
-@app.command("tokenizer")
+@app.command(
+    "tokenizer",
+    epilog="Example: [bold]gymcheck tokenizer --tokenizer /models/qwen3 --html tokenizer.html[/]",
+)
 def tokenizer(
     tokenizer_source: Annotated[
         str,
         typer.Option(
             "--tokenizer",
+            metavar="PATH|NAME",
             help="Tokenizer directory, or a model name already in the local Hugging Face cache.",
             show_default=False,
         ),
     ],
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the JSON report here.")
-    ] = None,
     strings_path: Annotated[
         Path | None,
         typer.Option(
             "--strings",
+            metavar="FILE",
             help="More strings to round-trip: .json (an array), .jsonl (one JSON string a "
             "line) or plain text (one string a line).",
         ),
@@ -50,16 +62,26 @@ def tokenizer(
     chat_template_path: Annotated[
         Path | None,
         typer.Option(
-            "--chat-template", help="Jinja chat template to use instead of the tokenizer's."
+            "--chat-template",
+            metavar="FILE",
+            help="Jinja chat template to use instead of the tokenizer's.",
         ),
     ] = None,
+    json_path: JsonOpt = None,
+    junit_path: JunitOpt = None,
+    html_path: HtmlOpt = None,
+    output_format: FormatOpt = OutputFormat.console,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Round-trip tricky strings and check the chat template keeps token continuity."""
     from gymcheck.checks.roundtrip import load_strings
     from gymcheck.checks.tokenizer import VERDICTS, check_token_roundtrip
     from gymcheck.loading import load_tokenizer
-    from gymcheck.render.console import render_check
 
+    output = Output(
+        json_path, junit_path, html_path, output_format, quiet, verbose, target=tokenizer_source
+    )
     with usage_errors():
         strings = load_strings(strings_path) if strings_path is not None else None
         template = read_chat_template(chat_template_path) if chat_template_path else None
@@ -70,7 +92,7 @@ def tokenizer(
         lambda: check_token_roundtrip(loaded, strings=strings, chat_template=template),
     )
     report = Report(checks=[result], title="Tokenizer and chat template")
-    render_check(console, result)
+    output.check(result)
     console.print()
     if result.status is Status.FAIL:
         console.print(f"❌ fail: {VERDICTS['fail']}.", soft_wrap=True)
@@ -78,5 +100,5 @@ def tokenizer(
         console.print(f"⚠️  warn: {VERDICTS['warn']}.", soft_wrap=True)
     else:
         console.print("✅ pass: round-trips are stable and the template keeps token continuity.")
-    write_outputs(report, json_path=json_path)
+    output.finish(report)
     exit_with(report.exit_code())

@@ -17,50 +17,60 @@ from gymcheck.cli._common import (
     refuse_overwrite,
     usage_error,
     usage_errors,
-    write_outputs,
 )
 from gymcheck.cli.app import app
+from gymcheck.cli.output import (
+    FormatOpt,
+    HtmlOpt,
+    JsonOpt,
+    JunitOpt,
+    Output,
+    OutputFormat,
+    QuietOpt,
+    VerboseOpt,
+)
 from gymcheck.cli.progress import suite_progress
-from gymcheck.errors import UsageError
-from gymcheck.reference.faults import FAULTS, parse_fault
+from gymcheck.reference.faults import FAULTS, Fault
 from gymcheck.render import console as console_renderer
 from gymcheck.report import ExitCode, Report
 from gymcheck.suite import SuiteConfig, run_suite
 
 SIGINT_EXIT = 130  # the shell's convention for a run stopped by Ctrl-C
 
-JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")]
-JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
+TARGET = "What to validate"
+TRAINING = "Training"
 SaveRolloutsOpt = Annotated[
-    Path | None, typer.Option(help="Write the collected rollouts here (JSONL).")
+    Path | None,
+    typer.Option(
+        metavar="FILE", help="Write the collected rollouts here (JSONL).", rich_help_panel="Reports"
+    ),
 ]
-HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Write an HTML report here.")]
 
 
-def _run_and_render(
-    config: SuiteConfig,
-    *,
-    json_path: Path | None,
-    junit_path: Path | None,
-    html_path: Path | None,
-) -> Report:
+def _run_and_render(config: SuiteConfig, output: Output) -> Report:
     console_renderer.render_header(console)
     if config.base_url is None and config.uses_embedded_gym:
         _announce_reference_build()
     try:
         with usage_errors(), suite_progress(console) as progress:
-            report = run_suite(
-                config,
-                on_result=lambda result: console_renderer.render_check(console, result),
-                progress=progress,
-            )
+            report = run_suite(config, on_result=output.check, progress=progress)
     except KeyboardInterrupt:
         # run_suite's context managers have stopped every embedded server by now.
         err_console.print("interrupted: the embedded servers were stopped")
         raise typer.Exit(SIGINT_EXIT) from None
     console_renderer.render_summary(console, report)
-    write_outputs(report, json_path=json_path, junit_path=junit_path, html_path=html_path)
+    output.finish(report)
     return report
+
+
+def _target(config: SuiteConfig) -> str:
+    parts = [
+        f"endpoint {config.base_url}" if config.base_url else "the embedded model server",
+        f"Gym {config.gym_url}" if config.gym_url else None,
+        f"rollouts {', '.join(map(str, config.rollouts))}" if config.rollouts else None,
+        f"fault {config.fault}" if config.fault else None,
+    ]
+    return "; ".join(p for p in parts if p)
 
 
 def _announce_reference_build() -> None:
@@ -73,49 +83,102 @@ def _announce_reference_build() -> None:
         )
 
 
-@app.command()
+@app.command(
+    epilog="Example: [bold]gymcheck validate --base-url http://localhost:8000/v1 --tokenizer "
+    "/models/qwen3 --html report.html --junit report.xml[/]"
+)
 def validate(
     base_url: Annotated[
         str | None,
         typer.Option(
-            help="The OpenAI-compatible server to validate. Default: the embedded stack.",
+            metavar="URL",
             callback=http_url,
+            help="The OpenAI-compatible server to validate. Default: the embedded stack.",
+            rich_help_panel=TARGET,
         ),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Served model name.")] = None,
+    model: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Served model name.", rich_help_panel=TARGET)
+    ] = None,
     api_key_env: Annotated[
-        str | None, typer.Option(help="Environment variable holding the API key.")
+        str | None,
+        typer.Option(
+            metavar="VAR",
+            help="Environment variable holding the API key (never printed).",
+            rich_help_panel=TARGET,
+        ),
     ] = None,
     tokenizer: Annotated[
-        str | None, typer.Option(help="Tokenizer directory or cached name (offline).")
+        str | None,
+        typer.Option(
+            metavar="PATH|NAME",
+            help="Tokenizer directory or cached name (offline).",
+            rich_help_panel=TARGET,
+        ),
     ] = None,
     gym_url: Annotated[
         str | None,
         typer.Option(
-            help="A running NeMo Gym head server, e.g. http://127.0.0.1:11000", callback=http_url
+            metavar="URL",
+            callback=http_url,
+            help="A running NeMo Gym head server, e.g. http://127.0.0.1:11000",
+            rich_help_panel=TARGET,
         ),
     ] = None,
-    agent: Annotated[str | None, typer.Option(help="The Gym agent's server name.")] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="The Gym agent's server name.", rich_help_panel=TARGET),
+    ] = None,
     input_path: Annotated[
-        Path | None, typer.Option("--input", help="Task rows (JSONL) to run through --gym-url.")
+        Path | None,
+        typer.Option(
+            "--input",
+            metavar="FILE",
+            help="Task rows (JSONL) to run through --gym-url.",
+            rich_help_panel=TARGET,
+        ),
     ] = None,
     rollouts: Annotated[
-        list[Path] | None, typer.Option(help="Validate rollouts from JSONL instead of collecting.")
+        list[Path] | None,
+        typer.Option(
+            metavar="FILE",
+            help="Validate rollouts from JSONL instead of collecting (repeatable).",
+            rich_help_panel=TARGET,
+        ),
     ] = None,
-    train_model: Annotated[
-        str | None, typer.Option(help="Training model: HF directory or module:factory.")
-    ] = None,
-    reward_range: Annotated[str, typer.Option(help="Valid reward range LO,HI.")] = "0,1",
     env: Annotated[
-        list[str] | None, typer.Option("--env", help="Embedded environment(s) to run.")
+        list[str] | None,
+        typer.Option(
+            "--env", metavar="NAME", help="Embedded environment(s) to run.", rich_help_panel=TARGET
+        ),
+    ] = None,
+    reward_range: Annotated[
+        str,
+        typer.Option(metavar="LO,HI", help="Valid reward range.", rich_help_panel=TARGET),
+    ] = "0,1",
+    train_model: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH|MODULE:FN",
+            help="Training model: HF directory or module:factory.",
+            rich_help_panel=TRAINING,
+        ),
     ] = None,
     temperature: Annotated[
-        float, typer.Option(help="Sampling temperature the rollouts were generated with.")
+        float,
+        typer.Option(
+            metavar="T",
+            help="Sampling temperature the rollouts were generated with.",
+            rich_help_panel=TRAINING,
+        ),
     ] = 1.0,
     save_rollouts: SaveRolloutsOpt = None,
     json_path: JsonOpt = None,
     junit_path: JunitOpt = None,
     html_path: HtmlOpt = None,
+    output_format: FormatOpt = OutputFormat.console,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run every check and print the summary of NeMo Gym's "Validate Your Integration" guide.
 
@@ -150,24 +213,36 @@ def validate(
         temperature=temperature,
         save_rollouts=save_rollouts,
     )
-    report = _run_and_render(
-        config, json_path=json_path, junit_path=junit_path, html_path=html_path
+    output = Output(
+        json_path, junit_path, html_path, output_format, quiet, verbose, target=_target(config)
     )
+    report = _run_and_render(config, output)
     raise typer.Exit(int(report.exit_code()))
 
 
-@app.command()
+@app.command(
+    epilog="Example: [bold]gymcheck demo --fault strip-reasoning --html report.html --json -[/]"
+)
 def demo(
     fault: Annotated[
-        str | None, typer.Option(help="Plant this integration bug (see --list-faults).")
+        Fault | None,
+        typer.Option(
+            metavar="NAME",
+            help="Plant this integration bug: " + ", ".join(f.value for f in Fault) + ".",
+            show_default=False,
+        ),
     ] = None,
     list_faults: Annotated[
-        bool, typer.Option("--list-faults", help="List the faults and the check that catches each.")
+        bool,
+        typer.Option("--list-faults", help="List the faults and the check that catches each."),
     ] = False,
     save_rollouts: SaveRolloutsOpt = None,
     json_path: JsonOpt = None,
     junit_path: JunitOpt = None,
     html_path: HtmlOpt = None,
+    output_format: FormatOpt = OutputFormat.console,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run the embedded stack, optionally with one planted bug, and validate it."""
     if list_faults:
@@ -176,10 +251,8 @@ def demo(
                 f"{info.fault.value:<22} {info.caught_by:<20} {info.description}", soft_wrap=True
             )
         raise typer.Exit(int(ExitCode.OK))
-    try:
-        planted = parse_fault(fault)
-    except UsageError as exc:
-        usage_error(str(exc))
+    planted = fault
+    output = Output(json_path, junit_path, html_path, output_format, quiet, verbose)
     if planted is not None:
         info = FAULTS[planted]
         console.print(
@@ -195,10 +268,7 @@ def demo(
         ],
         [],
     )
-    report = _run_and_render(
-        SuiteConfig(fault=planted, save_rollouts=save_rollouts),
-        json_path=json_path,
-        junit_path=junit_path,
-        html_path=html_path,
-    )
+    config = SuiteConfig(fault=planted, save_rollouts=save_rollouts)
+    output.target = "the embedded reference stack" + (f", fault {planted}" if planted else "")
+    report = _run_and_render(config, output)
     raise typer.Exit(int(report.exit_code()))

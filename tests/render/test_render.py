@@ -9,7 +9,7 @@ import orjson
 from rich.console import Console
 
 from gymcheck.render import console as console_renderer
-from gymcheck.render import html, jsonout, junit
+from gymcheck.render import github, html, jsonout, junit
 from gymcheck.report import CheckResult, ExitCode, Finding, Report, Status, Step
 
 
@@ -69,14 +69,45 @@ def test_exit_codes() -> None:
     assert report.exit_code() is ExitCode.INTERNAL_ERROR
 
 
-def test_junit_is_valid_xml_with_one_case_per_check() -> None:
-    root = ET.fromstring(junit.render(sample_report()))
+def test_junit_has_a_case_per_check_and_per_finding() -> None:
+    report = sample_report()
+    report.checks[0].findings.append(
+        Finding("multi_turn_rerendered", "history is re-rendered", severity="warning")
+    )
+    root = ET.fromstring(junit.render(report))
     suite = root.find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
-    failed = [c for c in suite.iter("testcase") if c.find("failure") is not None]
-    assert [c.get("name") for c in failed] == ["token_continuity"]
-    assert "reasoning_stripped" in (failed[0].find("failure").text or "")  # type: ignore[union-attr]
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("5", "2", "1")
+    cases = list(suite.iter("testcase"))
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [
+        ("http_endpoint", "http_endpoint"),
+        ("http_endpoint", "multi_turn_rerendered"),
+        ("token_continuity", "token_continuity"),
+        (
+            "token_continuity",
+            "continuity_break (reasoning_stripped) at rollouts.jsonl:17, rollout 16, turn 2, "
+            "token 3089",
+        ),
+        ("gradient_flow", "gradient_flow"),
+    ]
+    finding = cases[3]
+    assert (finding.get("file"), finding.get("line")) == ("rollouts.jsonl", "17")
+    failure = finding.find("failure")
+    assert failure is not None and failure.get("type") == "continuity_break"
+    body = failure.text or ""
+    assert "fix: send token ids back" in body and "expected: <think>\nOkay" in body
+    # A warning passes, and stays visible.
+    assert cases[1].find("failure") is None
+    assert "[warning] multi_turn_rerendered" in (cases[1].findtext("system-out") or "")
+
+
+def test_github_annotations() -> None:
+    lines = github.render(sample_report()).splitlines()
+    assert lines == [
+        "::error file=rollouts.jsonl,line=17,title=token_continuity%3A continuity_break "
+        "(reasoning_stripped)::rollouts.jsonl:17, rollout 16, turn 2, token 3089: turn 2's "
+        "prompt drops the reasoning of turn 1%0Afix: send token ids back"
+    ]
 
 
 def test_html_is_self_contained_and_escaped() -> None:

@@ -1,0 +1,175 @@
+"""What every command that produces findings shares: the report options (--json, --junit,
+--html, --format, -q, -v), where the human output goes, and the run's metadata.
+
+``--json -`` (or ``--junit -``, ``--html -``) writes that report to stdout; the human output
+then goes to stderr, so ``gymcheck demo --json - | jq`` works.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gymcheck.cli._common import console, human_output_on_stderr, usage_error
+from gymcheck.report import CheckResult, Report, RunInfo
+
+REPORTS = "Reports"
+OUTPUT = "Output"
+
+
+class OutputFormat(StrEnum):
+    console = "console"
+    github = "github"
+
+
+STDOUT_HINT = " ('-' for stdout; the human output then goes to stderr)"
+JsonOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--json",
+        metavar="FILE",
+        help="Write the JSON report here" + STDOUT_HINT + ".",
+        rich_help_panel=REPORTS,
+    ),
+]
+JunitOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--junit",
+        metavar="FILE",
+        help="Write JUnit XML here: a testcase per check and finding.",
+        rich_help_panel=REPORTS,
+    ),
+]
+HtmlOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--html",
+        metavar="FILE",
+        help="Write a self-contained HTML report here.",
+        rich_help_panel=REPORTS,
+    ),
+]
+FormatOpt = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        metavar="console|github",
+        help="console: the guide's layout; github: GitHub Actions annotation lines "
+        "(::error file=…,line=…::…).",
+        rich_help_panel=OUTPUT,
+    ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="Print only the summary.", rich_help_panel=OUTPUT),
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Print every finding in full.", rich_help_panel=OUTPUT),
+]
+
+_STARTED = time.time()  # the process's start, near enough: the CLI is imported first
+_SECRET_FLAG = re.compile(r"^--?[\w-]*(key|token|secret|password|passwd)[\w-]*$", re.I)
+_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redacted_command(argv: list[str]) -> str:
+    """The command line with secrets replaced by ``***``: values of flags that name a key,
+    token, secret or password (not ``--api-key-env``, which names a variable), and URL
+    credentials."""
+    words = ["gymcheck", *argv[1:]]
+    out: list[str] = []
+    hide_next = False
+    for word in words:
+        if hide_next:
+            out.append("***")
+            hide_next = False
+            continue
+        flag, eq, _value = word.partition("=")
+        secret = bool(_SECRET_FLAG.match(flag)) and not flag.endswith("-env")
+        if secret and eq:
+            out.append(f"{flag}=***")
+            continue
+        hide_next = secret
+        out.append(_URL_USERINFO.sub("***@", word))
+    return shlex.join(out)
+
+
+@dataclass
+class Output:
+    """The report options of one command, and the rendering they choose."""
+
+    json_path: Path | None = None
+    junit_path: Path | None = None
+    html_path: Path | None = None
+    format: OutputFormat = OutputFormat.console
+    quiet: bool = False
+    verbose: bool = False
+    target: str | None = None
+    """What the run validates, in words (shown by the HTML report and the JSON ``run``)."""
+
+    def __post_init__(self) -> None:
+        to_stdout = [p for p in (self.json_path, self.junit_path, self.html_path) if _dash(p)]
+        if len(to_stdout) > 1:
+            usage_error("only one of --json, --junit and --html can be '-' (stdout)")
+        if self.quiet and self.verbose:
+            usage_error("--quiet and --verbose contradict each other: pick one")
+        if to_stdout:
+            human_output_on_stderr(True)  # stdout carries the report alone
+
+    @property
+    def verbosity(self) -> int:
+        return -1 if self.quiet else (1 if self.verbose else 0)
+
+    def check(self, result: CheckResult) -> None:
+        """One check's section: the guide's layout, or its GitHub annotations."""
+        if self.format is OutputFormat.github:
+            from gymcheck.render.github import check_lines
+
+            for line in check_lines(result):
+                console.file.write(line + "\n")
+            return
+        from gymcheck.render.console import render_check
+
+        render_check(console, result, verbosity=self.verbosity)
+
+    def finish(self, report: Report) -> None:
+        """Stamp the run's metadata on ``report`` and write each report asked for."""
+        from gymcheck.render import html, jsonout, junit
+
+        report.run = RunInfo(
+            command=redacted_command(sys.argv),
+            target=self.target,
+            started_at=datetime.fromtimestamp(_STARTED, UTC).isoformat(timespec="seconds"),
+            duration_s=round(time.time() - _STARTED, 1),
+        )
+        for path, render in (
+            (self.json_path, jsonout.render),
+            (self.junit_path, junit.render),
+            (self.html_path, html.render),
+        ):
+            if path is None:
+                continue
+            if _dash(path):
+                sys.stdout.write(render(report))
+                sys.stdout.flush()
+                continue
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(render(report), encoding="utf-8")
+            except OSError as exc:
+                usage_error(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _dash(path: Path | None) -> bool:
+    return path is not None and str(path) == "-"
