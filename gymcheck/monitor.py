@@ -98,8 +98,9 @@ def check_batch(
 
     ``samples[i]`` is what the processing gave for ``rollouts[i]``: a sample or a list of
     samples, in any shape of DESIGN section 3b. ``trainer_logprobs[i]`` (optional) holds the
-    trainer's log-probs for that sample's tokens, aligned with its sequence (a shorter one,
-    e.g. TRL's completion or verl's response log-probs, is aligned to the sequence's end).
+    trainer's log-probs for that sample's tokens, ``[t]`` scoring token ``t``: aligned with
+    its sequence, or padded like it, or only the completion's / response's (TRL, verl), which
+    end the sequence.
     """
     if len(samples) != len(rollouts):
         raise ValueError(f"{len(samples)} samples for {len(rollouts)} rollouts: pass one each")
@@ -164,7 +165,10 @@ def _trainer_agreement(
         rows = given if len(batch.paired) > 1 else [given]
         for paired, row in zip(batch.paired, rows, strict=False):
             n = len(paired.sample.token_ids)
-            values = _array(row)[-n:]
+            values = _array(row)
+            if values.size > n:  # a padded row: the sample's tokens start after its left padding
+                start = paired.sample.left_padding
+                values = values[start : start + n]
             trainer = np.full(n, np.nan)
             trainer[n - values.size :] = values  # a completion's log-probs end the sequence
             engine = _array(_engine_logprobs(paired))

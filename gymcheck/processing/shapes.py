@@ -53,8 +53,8 @@ def detect(sample: Mapping[str, Any]) -> str | None:
         return "nemo-rl"
     if {"prompt_ids", "completion_ids"} <= keys:
         return "trl"
-    if {"prompt_ids", "response_ids"} <= keys:
-        return "verl"
+    if {"prompt_ids", "response_ids"} <= keys or {"prompts", "responses"} <= keys:
+        return "verl"  # the agent loop's output, or a row of the trainer's DataProto
     if {"input_ids", "labels"} <= keys:
         return "hf"
     if "input_ids" in keys and keys & set(FLAT_MASK_KEYS):
@@ -237,8 +237,14 @@ def _prompt_response(
         prompt, response = prompts[r if len(prompts) > 1 else 0], responses[r]
         weights = _row(mask_value, r, n, len(response))
         _same_length(shape, mask_key, weights, len(response), response_key)
-        plow, phigh = v.padding(_row(sample.get("prompt_mask"), r, n, len(prompt)) or [1])
+        prompt_pad = _row(sample.get("prompt_mask"), r, n, len(prompt))
         pad = _row(sample.get(padding_key), r, n, len(response)) if padding_key else None
+        attention = _row(sample.get("attention_mask"), r, n, len(prompt) + len(response))
+        if attention is not None and len(attention) == len(prompt) + len(response):
+            # One attention mask over prompt + response (TRL's trainer, verl's DataProto).
+            prompt_pad = prompt_pad or attention[: len(prompt)]
+            pad = pad or attention[len(prompt) :]
+        plow, phigh = v.padding(prompt_pad or [1])
         rlow, rhigh = v.padding(pad) if pad is not None else (0, 0)
         if pad is not None:  # TRL's loss mask is completion_mask * tool_mask
             weights = [w if p else 0 for w, p in zip(weights, pad, strict=False)]
@@ -280,6 +286,12 @@ def _trl(sample: Mapping[str, Any]) -> list[Sample]:
 
 
 def _verl(sample: Mapping[str, Any]) -> list[Sample]:
+    if "response_ids" not in sample and "responses" in sample:  # DataProto's batch keys
+        sample = {
+            **sample,
+            "prompt_ids": sample.get("prompts"),
+            "response_ids": sample["responses"],
+        }
     return _prompt_response(
         sample,
         "verl",

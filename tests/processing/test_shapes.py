@@ -113,3 +113,21 @@ def test_unknown_or_inconsistent_output_is_a_batch_format_error(output: object, 
 def test_a_forced_format_names_the_missing_keys() -> None:
     with pytest.raises(BatchFormatError, match="needs prompt_ids, completion_ids"):
         normalize({"input_ids": IDS, "loss_mask": MASK}, "trl")
+
+
+def test_a_verl_dataproto_batch_with_one_attention_mask_over_prompt_and_response() -> None:
+    batch = {
+        "prompts": torch.tensor([[0, 0, 5, 6], [5, 6, 7, 8]]),
+        "responses": torch.tensor([[7, 8, 9, 0], [9, 9, 0, 0]]),
+        "response_mask": torch.tensor([[1, 0, 1, 0], [1, 1, 0, 0]]),
+        "attention_mask": torch.tensor([[0, 0, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 0, 0]]),
+        "rollout_log_probs": torch.tensor([[-0.5, 0.0, -0.25, 0.0], [-1.0, -2.0, 0.0, 0.0]]),
+    }
+    first, second = normalize(batch)
+    assert (first.shape, first.token_ids, first.trained) == (
+        "verl",
+        [5, 6, 7, 8, 9],
+        [0, 0, 1, 0, 1],
+    )
+    assert first.logprobs == [None, None, -0.5, 0.0, -0.25]
+    assert (second.token_ids, second.trained) == ([5, 6, 7, 8, 9, 9], [0, 0, 0, 0, 1, 1])
