@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any, Literal
 
 import httpx
@@ -26,6 +25,7 @@ from gymcheck.deadline import (
     new_client,
 )
 from gymcheck.errors import EndpointError, UsageError
+from gymcheck.lifecycle import Closing
 
 ErrorCause = Literal["unreachable", "timeout", "too_large", "http_status", "invalid_json"]
 
@@ -69,7 +69,7 @@ def server_root(base_url: str) -> str:
     return root[: -len("/v1")] if root.endswith("/v1") else root
 
 
-class OpenAIClient:
+class OpenAIClient(Closing):
     """``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /tokenize``, as JSON dicts.
 
     ``timeout`` bounds each whole exchange (connect, headers, body), ``max_response_bytes``
@@ -95,17 +95,6 @@ class OpenAIClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> OpenAIClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def request(self, method: str, path: str, json: Mapping[str, Any] | None = None) -> Any:
         """The decoded JSON body of a 2xx answer; ``EndpointCallError`` for anything else."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
+
+from gymcheck.lifecycle import Service
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -17,7 +18,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-class BackgroundServer:
+class BackgroundServer(Service):
     """An ASGI app served on loopback until ``stop()`` (or the ``with`` block) ends it.
 
     >>> with BackgroundServer(app) as server:
@@ -44,7 +45,7 @@ class BackgroundServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> BackgroundServer:
+    def start(self, timeout: float = 30.0) -> Self:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -60,14 +61,3 @@ class BackgroundServer:
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout=10)
-
-    def __enter__(self) -> BackgroundServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -15,9 +15,9 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from gymcheck.lifecycle import Service
 from gymcheck.openai_client import OpenAIClient
 from gymcheck.reference.faults import (
     DETACHED_PARAMETER_MODEL,
@@ -43,7 +43,7 @@ AGENT_IMPLEMENTATION = "simple_agent"
 """What the embedded agents are, as ``/server_instances`` names it; their instance names differ."""
 
 
-class ReferenceStack:
+class ReferenceStack(Service):
     """The running stack. Use ``start_stack`` (or ``with ReferenceStack(...)``)."""
 
     def __init__(
@@ -178,17 +178,6 @@ class ReferenceStack:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
 
-    def __enter__(self) -> ReferenceStack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def _served_model(base_url: str, api_key: str | None) -> str | None:
     """The first model an external endpoint lists; ``None`` when it cannot say (the agent asks
@@ -200,26 +189,11 @@ def _served_model(base_url: str, api_key: str | None) -> str | None:
         return None
 
 
-def start_stack(
-    *,
-    fault: Fault | None = None,
-    model_dir: Path | None = None,
-    base_url: str | None = None,
-    model: str | None = None,
-    api_key: str | None = None,
-    envs: Sequence[str] | None = None,
-) -> ReferenceStack:
-    """The started stack; use it as ``with start_stack() as stack: ...`` so it stops.
+def start_stack(**options: Any) -> ReferenceStack:
+    """``ReferenceStack(**options)``, started; use it as ``with start_stack() as stack: ...`` so
+    it stops.
 
     The model server is the embedded reference model (built and cached on first use) unless
     ``base_url`` names an endpoint. ``fault`` plants one fault in its layer.
     """
-    stack = ReferenceStack(
-        fault=fault,
-        model_dir=model_dir,
-        base_url=base_url,
-        model=model,
-        api_key=api_key,
-        envs=envs,
-    )
-    return stack.start()
+    return ReferenceStack(**options).start()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gymcheck.reference.faults import Fault
 from gymcheck.reference.gym import tools
 from gymcheck.reference.gym.resources import ResourcesServer, function_calls
 from gymcheck.reference.gym.tasks import MULTI_STEP, resources_name
@@ -27,10 +26,7 @@ def _same_arguments(expected: Mapping[str, Any], actual: Mapping[str, Any] | Non
 
 class MultiStepResourcesServer(ResourcesServer):
     name = resources_name(MULTI_STEP)
-
-    def __init__(self, *, fault: Fault | None = None) -> None:
-        super().__init__(fault=fault)
-        self.tools = dict(tools.REFERENCE_TOOL_HANDLERS)
+    tool_handlers = tools.REFERENCE_TOOL_HANDLERS
 
     def verify(self, body: Mapping[str, Any]) -> float:
         expected = body.get("expected_calls")

@@ -32,13 +32,14 @@ class ToolArgumentError(ValueError):
 
 
 class ResourcesServer:
-    """Subclasses set ``name``, fill ``tools`` in ``__init__`` and implement ``verify``."""
+    """Subclasses set ``name`` and ``tool_handlers``, and implement ``verify``."""
 
     name: str = "resources_server"
+    tool_handlers: Mapping[str, ToolHandler] = {}
 
     def __init__(self, *, fault: Fault | None = None) -> None:
         self.fault = fault
-        self.tools: dict[str, ToolHandler] = {}
+        self.tools: dict[str, ToolHandler] = dict(self.tool_handlers)
 
     def verify(self, body: Mapping[str, Any]) -> float:
         """The reward of a finished episode: ``body`` is the task row plus ``response``."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gymcheck.reference.faults import Fault
 from gymcheck.reference.gym import tools
 from gymcheck.reference.gym.resources import ResourcesServer, function_calls
 from gymcheck.reference.gym.tasks import SINGLE_TOOL, resources_name
@@ -13,10 +12,7 @@ from gymcheck.reference.gym.tasks import SINGLE_TOOL, resources_name
 
 class SingleToolResourcesServer(ResourcesServer):
     name = resources_name(SINGLE_TOOL)
-
-    def __init__(self, *, fault: Fault | None = None) -> None:
-        super().__init__(fault=fault)
-        self.tools = dict(tools.REFERENCE_TOOL_HANDLERS)
+    tool_handlers = tools.REFERENCE_TOOL_HANDLERS
 
     def verify(self, body: Mapping[str, Any]) -> float:
         expected = str(body.get("expected_tool") or "get_weather")
