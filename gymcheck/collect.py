@@ -35,6 +35,8 @@ Progress = Callable[[int, int], None]
 
 @dataclass(slots=True)
 class Collection:
+    """What collecting through a Gym head server gave: rollout records and findings."""
+
     records: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     agents: dict[str, str] = field(default_factory=dict)

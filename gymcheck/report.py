@@ -119,6 +119,7 @@ class Step:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The step's JSON object: its stable name, status and measured data."""
         return {"name": self.name, "status": self.status.value, "data": self.data}
 
 
@@ -198,6 +199,7 @@ class RunInfo:
     duration_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``run`` object of the JSON report: the fields that are known."""
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
@@ -236,6 +238,7 @@ class Report:
         return ExitCode.OK if self.passed else ExitCode.FAILED
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` report (DESIGN.md section 2): version, verdict, checks, findings, run."""
         from gymcheck import __version__
 
         data: dict[str, Any] = {

@@ -158,6 +158,7 @@ class TrainingSequence:
 
 
 def to_training_sequence(message_log: Sequence[Mapping[str, Any]]) -> TrainingSequence:
+    """The ``message_log`` concatenated: token ids, the loss mask and the engine log-probs."""
     token_ids: list[int] = []
     loss_mask: list[int] = []
     logprobs: list[float | None] = []

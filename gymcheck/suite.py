@@ -36,6 +36,8 @@ CHECK_ORDER = (
 
 @dataclass(slots=True)
 class SuiteConfig:
+    """What ``run_suite`` validates: the target systems, the inputs and the check options."""
+
     base_url: str | None = None
     model: str | None = None
     api_key: str | None = field(default=None, repr=False)
@@ -56,6 +58,7 @@ class SuiteConfig:
 
     @property
     def uses_embedded_gym(self) -> bool:
+        """No Gym URL and no rollout files: the embedded Gym environment collects rollouts."""
         return not self.gym_url and not self.rollouts
 
 

@@ -58,3 +58,28 @@ def test_reprs_are_short() -> None:
         "Finding('logprob_mismatch', rollout_index=2, turn=1, token_index=7)"
     )
     assert repr(Report([result()])) == "Report(passed=True, checks=1, findings=1)"
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    import inspect
+
+    import gymcheck
+
+    missing = []
+    for name in gymcheck.__all__:
+        if name == "__version__":
+            continue
+        obj = getattr(gymcheck, name)
+        doc = (obj.__doc__ or "").strip()
+        # A dataclass without a docstring gets its signature as __doc__.
+        if not doc or (inspect.isclass(obj) and doc.startswith(f"{obj.__name__}(")):
+            missing.append(name)
+        if inspect.isclass(obj):
+            for member, value in vars(obj).items():
+                if member.startswith("_") or not (
+                    inspect.isfunction(value) or isinstance(value, property)
+                ):
+                    continue
+                if not (value.__doc__ or "").strip():
+                    missing.append(f"{name}.{member}")
+    assert missing == []
