@@ -21,6 +21,11 @@ from gymcheck.render.tokens import token_rows
 from gymcheck.render.words import step_text
 from gymcheck.report import CheckResult, Finding, Report, Status
 
+MEMBERS_IN_FULL = 25
+"""Members of a group shown with their decoded text and token view."""
+MEMBERS_LISTED = 500
+"""Members of a group listed at all; the JSON report has every one."""
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
@@ -150,6 +155,20 @@ def _member(finding: Finding) -> str:
     )
 
 
+def _members(members: list[Finding]) -> str:
+    """The first members in full; then, so that a page of 10,000 findings stays light, their
+    locators and messages; then a count."""
+    full = "".join(_member(f) for f in members[:MEMBERS_IN_FULL])
+    brief = "".join(
+        f"<li class='member brief'><span class='loc'>{escape(locate(f) or '(no location)')}"
+        f"</span> {escape(f.message)}</li>"
+        for f in members[MEMBERS_IN_FULL:MEMBERS_LISTED]
+    )
+    rest = len(members) - MEMBERS_LISTED
+    more = f"<li class='member note'>… and {plural(rest, 'more place')} (see --json)</li>"
+    return full + brief + (more if rest > 0 else "")
+
+
 def _group(group: FindingGroup) -> str:
     classes = " ".join(
         f"{kind}-{_slug(value)}"
@@ -165,7 +184,7 @@ def _group(group: FindingGroup) -> str:
         f"<h3><code>{escape(group.code)}</code></h3>{cause}"
         f"<span class='count'>× {count} {'place' if count == 1 else 'places'}</span>"
         f"<span class='check'><code>{escape(group.check_id)}</code></span></header>{fixes}"
-        f"<ol class='members'>{''.join(_member(f) for f in group.members)}</ol></section>"
+        f"<ol class='members'>{_members(group.members)}</ol></section>"
     )
 
 

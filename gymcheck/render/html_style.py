@@ -44,7 +44,7 @@ flex-wrap:wrap;border-bottom:1px solid var(--line)}
 .members{list-style:none;margin:0;padding:0}
 .member{padding:.7rem .8rem;border-top:1px solid var(--line)} .member:first-child{border-top:0}
 .loc{font-weight:600} .loc .mono{font-weight:400;color:var(--muted)}
-.member p{margin:.2rem 0 .5rem}
+.member p{margin:.2rem 0 .5rem} .member.brief{padding:.25rem .8rem;font-size:12.5px}
 .sides{display:grid;grid-template-columns:1fr 1fr;gap:.6rem}
 .sides h4{margin:0 0 .15rem;font-size:12px;text-transform:uppercase;color:var(--muted)}
 .sides pre{margin:0;padding:.45rem .55rem;background:var(--bg2);border-radius:.3rem;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from html.parser import HTMLParser
 from io import StringIO
@@ -96,3 +97,16 @@ def test_html_marks_the_retokenized_piece(qwen3_tokenizer):
     ]
     assert diverging == ["·", "·Skinny"]
     assert f"rollout 3, turn 2, token {finding.token_index}" in page
+
+
+def test_a_large_group_stays_light(fixture_rollout_path, qwen3_tokenizer):
+    finding = fixture_break(fixture_rollout_path, qwen3_tokenizer)
+    many = []
+    for k in range(600):
+        copy = dataclasses.replace(finding, rollout_index=k)
+        many.append(copy)
+    result = CheckResult("token_continuity", Status.FAIL, "600 of 600 rollouts", findings=many)
+    page = html.render(Report([result]))
+    assert page.count('<table class="tokens">') == html.MEMBERS_IN_FULL
+    assert "rollout 499, turn 2, token 3089" in page and "rollout 500," not in page
+    assert "… and 100 more places (see --json)" in page
