@@ -108,6 +108,7 @@ def inspect_record(
         found.turns = turns
         return found
     breaks = find_breaks(turns, raw)
+    bools = raw is None or _bool_in_an_array(raw)
     typed_ok = True
     for turn, divergence in zip(turns, breaks, strict=True):
         previous = turns[turn.number - 2] if turn.number > 1 else None
@@ -117,9 +118,9 @@ def inspect_record(
         # Ids before the divergence repeat the previous turn's, which were already checked.
         new_from = previous_length if divergence is None else divergence
         new_from = min(new_from, len(turn.prompt_token_ids))
-        ok = _check_ids(turn, new_from, vocab_size, found)
+        ok = _check_ids(turn, new_from, vocab_size, found, bools=bools)
         typed_ok = typed_ok and ok
-        _check_generation(turn, found)
+        _check_generation(turn, found, bools=bools)
     found.turns = turns if typed_ok else None
     found.breaks = breaks
     return found
@@ -176,7 +177,38 @@ _INT64_LIMIT = 2**63
 out of range, not a fractional one."""
 
 
-def _check_ids(turn: Turn, new_from: int, vocab_size: int | None, found: RecordInspection) -> bool:
+def _bool_in_an_array(raw: bytes) -> bool:
+    """Whether a JSON ``true``/``false`` in ``raw`` is an array element (not a member value
+    such as ``"strict": true``): only then can an id or logprob list hold a boolean."""
+    for literal in (b"true", b"false"):
+        at = raw.find(literal)
+        while at >= 0:
+            before = at - 1
+            while before >= 0 and raw[before] in b" \t\r\n":
+                before -= 1
+            if before >= 0 and raw[before] in b",[":
+                return True
+            at = raw.find(literal, at + len(literal))
+    return False
+
+
+def _ints_in_range(ids: list[Any], limit: int, *, bools: bool) -> bool:
+    """Every element an ``int`` in ``[0, limit)``, by C-level passes: ``sum`` is an int only
+    if no float is there (and raises on null or a string), ``min``/``max`` (or the sum, which
+    bounds the max of non-negative ids) give the range. ``bools``: a ``true`` may be there,
+    which ``sum`` counts as 1, so the element types are collected too."""
+    try:
+        total = sum(ids)
+    except TypeError:
+        return False
+    if type(total) is not int or (bools and set(map(type, ids)) != {int}):
+        return False
+    return min(ids) >= 0 and (total < limit or max(ids) < limit)
+
+
+def _check_ids(
+    turn: Turn, new_from: int, vocab_size: int | None, found: RecordInspection, *, bools: bool
+) -> bool:
     """Type- and range-check the ids this turn adds; ``False`` when they are not integers."""
     prompt = turn.prompt_token_ids
     limit = vocab_size if vocab_size is not None else MAX_ID_WITHOUT_VOCABULARY + 1
@@ -184,9 +216,8 @@ def _check_ids(turn: Turn, new_from: int, vocab_size: int | None, found: RecordI
         ("prompt_token_ids", prompt[new_from:] if new_from else prompt, new_from),
         ("generation_token_ids", turn.generation_token_ids, len(prompt)),
     ):
-        # C-level passes: the exact set of element types (a float or bool anywhere shows up),
-        # then the range. Only a list that fails them gets a per-element look.
-        if not ids or (set(map(type, ids)) == {int} and min(ids) >= 0 and max(ids) < limit):
+        # Only a list that fails the C-level passes gets a per-element look.
+        if not ids or _ints_in_range(ids, limit, bools=bools):
             continue
         for position, token in enumerate(ids):
             if _is_huge_integer(token):
@@ -231,7 +262,7 @@ def _is_huge_integer(token: Any) -> bool:
     return type(token) is float and math.isfinite(token) and abs(token) >= _INT64_LIMIT
 
 
-def _check_generation(turn: Turn, found: RecordInspection) -> None:
+def _check_generation(turn: Turn, found: RecordInspection, *, bools: bool) -> None:
     generated = turn.generation_token_ids
     logprobs = turn.generation_log_probs
     if not generated:
@@ -252,18 +283,18 @@ def _check_generation(turn: Turn, found: RecordInspection) -> None:
             "top_logprobs: 0)",
             details={"logprobs": len(logprobs), "generated": len(generated)},
         )
-    if logprobs and not _logprobs_look_valid(logprobs):
+    if logprobs and not _logprobs_look_valid(logprobs, bools=bools):
         _report_bad_logprobs(turn, logprobs, found)
 
 
-def _logprobs_look_valid(logprobs: Sequence[Any]) -> bool:
-    # One C-level pass each: the element types (a bool or string shows up), a NaN or inf makes
-    # the sum non-finite, a None raises.
+def _logprobs_look_valid(logprobs: Sequence[Any], *, bools: bool) -> bool:
+    # One C-level pass each: a NaN or inf makes the sum non-finite, a null or string raises;
+    # a boolean (counted as 0 or 1) only shows in the element types, collected when possible.
     try:
         return (
-            set(map(type, logprobs)) <= _NUMBER_TYPES
-            and math.isfinite(sum(logprobs))
+            math.isfinite(sum(logprobs))
             and max(logprobs) <= 0
+            and not (bools and not set(map(type, logprobs)) <= _NUMBER_TYPES)
         )
     except TypeError:
         return False

@@ -102,3 +102,23 @@ def test_a_non_object_output_item_is_a_schema_finding(item, kind):
 def test_not_json_stays_schema_with_its_line(tmp_path):
     findings = scan_lines(tmp_path, line(clean_record()), b'{"reward": 1, "response": \n')
     assert [(code, number) for code, number, _, _ in findings] == [("schema", 2)]
+
+
+@pytest.mark.parametrize(
+    ("field", "literal", "code"),
+    [
+        ("generation_token_ids", "true", "schema"),
+        ("prompt_token_ids", "false", "schema"),
+        ("generation_log_probs", "false", "logprobs_invalid"),
+    ],
+)
+def test_a_boolean_in_a_list_is_found_on_the_fast_path_too(tmp_path, field, literal, code):
+    # The line holds member booleans too ("strict": true), as NeMo Gym's tool definitions do.
+    record = clean_record(strict=True, parallel_tool_calls=False)
+    second_item(record)[field][1] = "BOOL"
+    findings = scan_lines(tmp_path, with_literal(record, "BOOL", literal))
+    assert [(c, number) for c, number, _, _ in findings] == [(code, 1)]
+
+
+def test_member_booleans_alone_leave_a_record_clean(tmp_path):
+    assert scan_lines(tmp_path, line(clean_record(strict=True, other=False))) == []
