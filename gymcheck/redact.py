@@ -51,6 +51,8 @@ _HTML_ENTITIES["'"] = ("&#x27;", "&#39;", "&apos;")
 
 _given: set[str] = set()
 _compiled: tuple[frozenset[str], re.Pattern[str], tuple[str, ...]] | None = None
+_environment: tuple[int, frozenset[str]] | None = None
+"""The environment's secrets, read again when a variable is added or removed."""
 
 
 def add_secret(value: str | None) -> None:
@@ -117,8 +119,10 @@ def _base64_cores(secret: bytes) -> set[str]:
 
 def _pattern() -> tuple[re.Pattern[str], tuple[str, ...]]:
     """The compiled pattern for the current secrets, and the cheap substrings that gate it."""
-    global _compiled
-    secrets = frozenset(_given | _environment_secrets())
+    global _compiled, _environment
+    if _environment is None or _environment[0] != len(os.environ):
+        _environment = (len(os.environ), frozenset(_environment_secrets()))
+    secrets = frozenset(_given | _environment[1])
     if _compiled is not None and _compiled[0] == secrets:
         return _compiled[1], _compiled[2]
     alternatives: list[str] = []

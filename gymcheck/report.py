@@ -11,11 +11,16 @@ sequence).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
 from enum import IntEnum, StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
+
+if TYPE_CHECKING:
+    from gymcheck.finding_store import FindingStore
 
 Severity = Literal["error", "warning", "info"]
 
@@ -66,7 +71,17 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``--json``'s ``findings``: fields that are set, JSON types only."""
-        return plain({k: v for k, v in asdict(self).items() if v is not None and v != {}})
+        loaded: dict[str, Any] = orjson.loads(self.to_json_bytes())
+        return loaded
+
+    def to_json_bytes(self) -> bytes:
+        """``to_dict()`` serialized, without building it first: a scan may write millions."""
+        data = {}
+        for name in _FINDING_FIELDS:
+            value = getattr(self, name)
+            if value is not None and value != {}:
+                data[name] = value
+        return orjson.dumps(data, default=_fallback, option=_PLAIN_OPTIONS)
 
     def __repr__(self) -> str:
         where = ", ".join(
@@ -75,6 +90,10 @@ class Finding:
             if getattr(self, name) is not None
         )
         return f"Finding({self.code!r}{', ' + where if where else ''})"
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+_PLAIN_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +160,33 @@ class CheckResult:
     duration_s: float | None = None
     series: dict[str, list[float]] = field(default_factory=dict, compare=False)
     """Per-token values for plots (e.g. ``gen`` and ``train`` log-probs); not in the JSON."""
+    finding_store: FindingStore | None = field(default=None, compare=False)
+    """When set, ``findings`` holds only the first of each (code, cause): the store counts them
+    all and streams them (``finding_dicts``) to the JSON report."""
+
+    @property
+    def findings_total(self) -> int:
+        return len(self.finding_store) if self.finding_store is not None else len(self.findings)
+
+    def finding_counts(self) -> Counter[tuple[str, str | None]]:
+        """How many findings of each (code, cause), kept or not."""
+        if self.finding_store is not None:
+            return Counter(self.finding_store.counts)
+        return Counter((f.code, f.cause) for f in self.findings)
+
+    def finding_dicts(self) -> Iterator[dict[str, Any]]:
+        """Every finding's JSON object, kept or only stored."""
+        if self.finding_store is not None:
+            yield from self.finding_store.dicts()
+        else:
+            yield from (f.to_dict() for f in self.findings)
+
+    def finding_json_lines(self) -> Iterator[bytes]:
+        """Every finding as one compact line of JSON, for streaming writers."""
+        if self.finding_store is not None:
+            yield from self.finding_store.json_lines()
+        else:
+            yield from (f.to_json_bytes() for f in self.findings)
 
     @property
     def passed(self) -> bool:
@@ -153,7 +199,7 @@ class CheckResult:
 
         Always has ``passed`` (0/1), ``findings`` and, when timed, ``duration_s``.
         """
-        flat: dict[str, float | int] = {"passed": int(self.passed), "findings": len(self.findings)}
+        flat: dict[str, float | int] = {"passed": int(self.passed), "findings": self.findings_total}
         if self.duration_s is not None:
             flat["duration_s"] = self.duration_s
         _flatten_numbers(self.details, "", flat)
@@ -171,7 +217,7 @@ class CheckResult:
             "duration_s": self.duration_s,
         }
         if findings:
-            data["findings"] = [f.to_dict() for f in self.findings]
+            data["findings"] = list(self.finding_dicts())
         return data
 
     def to_json(self) -> str:
@@ -181,7 +227,7 @@ class CheckResult:
     def __repr__(self) -> str:
         summary = self.summary if len(self.summary) <= 60 else self.summary[:59] + "…"
         return (
-            f"CheckResult({self.id!r}, {self.status.value}, findings={len(self.findings)}, "
+            f"CheckResult({self.id!r}, {self.status.value}, findings={self.findings_total}, "
             f"summary={summary!r})"
         )
 
@@ -213,8 +259,12 @@ class Report:
 
     @property
     def findings(self) -> list[Finding]:
-        """Every check's findings, in check order."""
+        """Every check's kept findings, in check order (``findings_total`` counts them all)."""
         return [f for c in self.checks for f in c.findings]
+
+    @property
+    def findings_total(self) -> int:
+        return sum(c.findings_total for c in self.checks)
 
     @property
     def metrics(self) -> dict[str, float | int]:
@@ -239,13 +289,18 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` report (DESIGN.md section 2): version, verdict, checks, findings, run."""
+        data = self.to_dict_without_findings()
+        data["findings"] = [d for c in self.checks for d in c.finding_dicts()]
+        return data
+
+    def to_dict_without_findings(self) -> dict[str, Any]:
+        """``to_dict()`` less ``findings``, for writers that stream them."""
         from gymcheck import __version__
 
         data: dict[str, Any] = {
             "gymcheck_version": __version__,
             "passed": self.passed,
             "checks": [c.to_dict(findings=False) for c in self.checks],
-            "findings": [f.to_dict() for f in self.findings],
         }
         if self.run is not None:
             data["run"] = self.run.to_dict()
@@ -258,7 +313,7 @@ class Report:
     def __repr__(self) -> str:
         return (
             f"Report(passed={self.passed}, checks={len(self.checks)}, "
-            f"findings={len(self.findings)})"
+            f"findings={self.findings_total})"
         )
 
 
@@ -269,7 +324,7 @@ def plain(value: Any) -> Any:
         orjson.dumps(
             value,
             default=_fallback,
-            option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
+            option=_PLAIN_OPTIONS,
         )
     )
 

@@ -72,6 +72,13 @@ class _Range:
     """Records (non-blank lines) before the range."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Options:
+    reward_range: RewardRange
+    max_line_bytes: int
+    spool_findings: bool
+
+
 @dataclass(slots=True)
 class _RangeResult:
     scan: ScanResult
@@ -105,12 +112,15 @@ def scan_rollouts(
     workers: int = 1,
     progress: Progress | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    spool_findings: bool = False,
 ) -> Report:
     """Scan rollout JSONL files and report both rollout checks.
 
     ``tokenizer`` is a loaded tokenizer, a local directory or a cached model name (``None``:
     no decoding, causes are ``unknown``, no vocabulary check). Findings carry ``source``, the
-    1-based ``line`` and the 0-based ``rollout_index`` within their file.
+    1-based ``line`` and the 0-based ``rollout_index`` within their file. Each check keeps the
+    first findings of each code and counts all; ``spool_findings`` writes every one to a
+    temporary file, from which ``finding_dicts()`` and the JSON report stream them.
     """
     return scan(
         paths,
@@ -119,6 +129,7 @@ def scan_rollouts(
         workers=workers,
         progress=progress,
         max_line_bytes=max_line_bytes,
+        spool_findings=spool_findings,
     ).to_report()
 
 
@@ -130,6 +141,7 @@ def scan(
     workers: int = 1,
     progress: Progress | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    spool_findings: bool = False,
 ) -> ScanResult:
     """Like ``scan_rollouts``, returning the tallies (counts per code, cause, turns).
 
@@ -140,14 +152,15 @@ def scan(
         from gymcheck.loading import load_tokenizer
 
         tokenizer = load_tokenizer(str(tokenizer))
-    result = ScanResult(files=[str(p) for p in files])
+    options = _Options(reward_range, max_line_bytes, spool_findings)
+    result = ScanResult(RolloutTallies.bounded(spool=spool_findings), [str(p) for p in files])
     workers = worker_count(workers, files)
     if workers > 1:
-        _scan_parallel(files, result, tokenizer, reward_range, workers, progress, max_line_bytes)
+        _scan_parallel(files, result, tokenizer, options, workers, progress)
     else:
         for path in files:
             whole = _Range(path, 0, path.stat().st_size)
-            part = _scan_range(whole, tokenizer, reward_range, progress, max_line_bytes)
+            part = _scan_range(whole, tokenizer, options, progress)
             _add_file(result, path, [part])
     return result
 
@@ -171,15 +184,16 @@ def _add_file(result: ScanResult, path: Path, parts: Sequence[_RangeResult]) -> 
 
 
 def _scan_range(
-    where: _Range,
-    tokenizer: Any,
-    reward_range: RewardRange,
-    progress: Progress | None,
-    max_line_bytes: int,
+    where: _Range, tokenizer: Any, options: _Options, progress: Progress | None
 ) -> _RangeResult:
     """One pass over the range's records; each finding is created at its file line."""
     source = str(where.path)
-    rollouts = RolloutPass(tokenizer=tokenizer, reward_range=reward_range)
+    max_line_bytes = options.max_line_bytes
+    rollouts = RolloutPass(
+        tokenizer=tokenizer,
+        reward_range=options.reward_range,
+        tallies=RolloutTallies.bounded(spool=options.spool_findings),
+    )
     records = 0
     reported = where.start
     number = where.first_line
@@ -215,10 +229,8 @@ def _init_worker(tokenizer: Any) -> None:
     _worker_tokenizer = tokenizer
 
 
-def _scan_range_in_worker(
-    where: _Range, reward_range: RewardRange, max_line_bytes: int
-) -> _RangeResult:
-    return _scan_range(where, _worker_tokenizer, reward_range, None, max_line_bytes)
+def _scan_range_in_worker(where: _Range, options: _Options) -> _RangeResult:
+    return _scan_range(where, _worker_tokenizer, options, None)
 
 
 def _count_range(where: _Range, max_line_bytes: int) -> tuple[int, int]:
@@ -249,10 +261,9 @@ def _scan_parallel(
     files: Sequence[Path],
     result: ScanResult,
     tokenizer: Any,
-    reward_range: RewardRange,
+    options: _Options,
     workers: int,
     progress: Progress | None,
-    max_line_bytes: int,
 ) -> None:
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_init_worker, initargs=(tokenizer,)
@@ -260,10 +271,9 @@ def _scan_parallel(
         jobs: list[tuple[Path, list[tuple[_Range, Future[_RangeResult]]]]] = []
         for path in files:
             parts = max(workers * 4, -(-path.stat().st_size // _RANGE_BYTES))
-            ranges = _located_ranges(pool, path, parts, max_line_bytes)
+            ranges = _located_ranges(pool, path, parts, options.max_line_bytes)
             futures = [
-                (where, pool.submit(_scan_range_in_worker, where, reward_range, max_line_bytes))
-                for where in ranges
+                (where, pool.submit(_scan_range_in_worker, where, options)) for where in ranges
             ]
             jobs.append((path, futures))
         for path, submitted in jobs:

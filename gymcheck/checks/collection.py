@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gymcheck.checks.records import RewardRange, inspect_record
+from gymcheck.finding_store import FindingStore
 from gymcheck.report import CheckResult, Finding, Location, Status, Step
 
 CHECK_ID = "rollout_collection"
@@ -30,7 +31,8 @@ class CollectionTally:
     reward_min: float = math.inf
     reward_max: float = -math.inf
     codes: Counter[str] = field(default_factory=Counter)
-    findings: list[Finding] = field(default_factory=list)
+    findings: FindingStore = field(default_factory=FindingStore)
+    """Counted all, the first of each code kept (``FindingStore``)."""
 
     def add(
         self, findings: list[Finding], *, trainable_outputs: int = 0, reward: float | None = None
@@ -63,7 +65,7 @@ class CollectionTally:
         self.reward_min = min(self.reward_min, other.reward_min)
         self.reward_max = max(self.reward_max, other.reward_max)
         self.codes.update(other.codes)
-        self.findings.extend(other.findings)
+        self.findings.merge(other.findings)
 
     def result(self) -> CheckResult:
         details: dict[str, Any] = {
@@ -86,7 +88,8 @@ class CollectionTally:
                 summary,
                 details=details,
                 steps=[Step("rollouts", Status.FAIL, data={"rollouts": 0})],
-                findings=list(self.findings),
+                findings=list(self.findings.kept),
+                finding_store=self.findings.if_partial(),
             )
         steps = self._steps()
         if self.findings:
@@ -107,7 +110,8 @@ class CollectionTally:
                 summary,
                 details=details,
                 steps=steps,
-                findings=list(self.findings),
+                findings=list(self.findings.kept),
+                finding_store=self.findings.if_partial(),
             )
         summary = (
             f"{self.rollouts} rollouts collected"

@@ -15,6 +15,7 @@ from typing import Any
 from gymcheck.checks.collection import CollectionTally
 from gymcheck.checks.continuity import ContinuityTally, diagnose_breaks
 from gymcheck.checks.records import RewardRange, inspect_record
+from gymcheck.finding_store import KEEP_PER_GROUP, FindingStore
 from gymcheck.report import NOWHERE, CheckResult, Finding, Location
 
 
@@ -24,6 +25,15 @@ class RolloutTallies:
 
     collection: CollectionTally = field(default_factory=CollectionTally)
     continuity: ContinuityTally = field(default_factory=ContinuityTally)
+
+    @classmethod
+    def bounded(cls, *, spool: bool) -> RolloutTallies:
+        """Tallies that keep the first findings of each kind and count the rest; ``spool``
+        writes them all to disk for a report that lists every one."""
+        return cls(
+            CollectionTally(findings=FindingStore(keep=KEEP_PER_GROUP, spool=spool)),
+            ContinuityTally(findings=FindingStore(keep=KEEP_PER_GROUP, spool=spool)),
+        )
 
     def merge(self, other: RolloutTallies) -> None:
         self.collection.merge(other.collection)

@@ -11,11 +11,12 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 
@@ -153,22 +154,27 @@ class Output:
             started_at=datetime.fromtimestamp(_STARTED, UTC).isoformat(timespec="seconds"),
             duration_s=round(time.time() - _STARTED, 1),
         )
-        for path, render in (
-            (self.json_path, jsonout.render),
-            (self.junit_path, junit.render),
-            (self.html_path, html.render),
+        for path, write in (
+            (self.json_path, jsonout.write),  # streamed: a million findings never sit in memory
+            (self.junit_path, _whole(junit.render)),
+            (self.html_path, _whole(html.render)),
         ):
             if path is None:
                 continue
             if _dash(path):
-                sys.stdout.write(render(report))
+                write(report, sys.stdout)
                 sys.stdout.flush()
                 continue
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(render(report), encoding="utf-8")
+                with path.open("w", encoding="utf-8") as out:
+                    write(report, out)
             except OSError as exc:
                 usage_error(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _whole(render: Callable[[Report], str]) -> Callable[[Report, IO[str]], object]:
+    return lambda report, out: out.write(render(report))
 
 
 def _dash(path: Path | None) -> bool:

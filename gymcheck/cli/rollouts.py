@@ -137,6 +137,7 @@ def rollouts(
                     workers=workers,
                     progress=lambda n: bar.advance(task, n),
                     max_line_bytes=max_line_bytes,
+                    spool_findings=json_path is not None,
                 )
         else:
             result = scan(
@@ -145,6 +146,7 @@ def rollouts(
                 reward_range=low_high,
                 workers=workers,
                 max_line_bytes=max_line_bytes,
+                spool_findings=json_path is not None,
             )
     except OSError as exc:
         usage_error(f"cannot read rollouts: {exc.strerror or exc}")
@@ -165,7 +167,10 @@ def exit_code(report: Report) -> ExitCode:
 
 def summary_table(report: Report) -> Table:
     """Counts per finding code and cause, and what was scanned."""
-    counts = Counter((f.code, f.cause or "") for f in report.findings)
+    counts: Counter[tuple[str, str]] = Counter()
+    for check in report.checks:
+        for (code, cause), count in check.finding_counts().items():
+            counts[(code, cause or "")] += count
     table = Table(title="Rollout scan summary", title_justify="left")
     table.add_column("finding")
     table.add_column("cause")
@@ -193,4 +198,4 @@ def render_rollouts(report: Report, output: Output, *, tokenizer_used: bool) -> 
     if exit_code(report) is ExitCode.OK:
         console.print("✅ No findings.")
     else:
-        console.print(f"❌ {plural(len(report.findings), 'finding')} (exit 1).")
+        console.print(f"❌ {plural(report.findings_total, 'finding')} (exit 1).")

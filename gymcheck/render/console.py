@@ -88,7 +88,7 @@ def render_finding(console: Console, finding: Finding, *, fix: bool = True) -> N
 
 def render_group(console: Console, group: FindingGroup, *, verbosity: int = 0) -> None:
     """The group's label and count, its fix once, its first member in full, then the others."""
-    count = len(group.members)
+    count = group.count
     label = Text.assemble((group.label, "bold"), f" × {count}" if count > 1 else "")
     _line(console, label, GROUP_INDENT)
     first, *others = group.members
@@ -99,7 +99,7 @@ def render_group(console: Console, group: FindingGroup, *, verbosity: int = 0) -
             render_finding(console, member, fix=False)
         else:
             _line(console, f"also at {locate(member) or 'another place'}", DETAIL_INDENT)
-    hidden = len(others) - len(shown)
+    hidden = count - 1 - len(shown)
     if hidden > 0:
         _line(console, f"… and {plural(hidden, 'more finding')} (see --json, -v)", DETAIL_INDENT)
     for text in group.fixes:

@@ -17,6 +17,12 @@ class FindingGroup:
     cause: str | None
     severity: str
     members: list[Finding] = field(default_factory=list)
+    total: int = 0
+    """How many findings the group has, members or only counted (a file scan keeps the first)."""
+
+    @property
+    def count(self) -> int:
+        return max(self.total, len(self.members))
 
     @property
     def label(self) -> str:
@@ -41,6 +47,10 @@ def group_findings(check: CheckResult) -> list[FindingGroup]:
         if key not in groups:
             groups[key] = FindingGroup(check.id, finding.code, finding.cause, finding.severity)
         groups[key].members.append(finding)
+    if check.finding_store is not None:
+        for key, count in check.finding_counts().items():
+            if key in groups:
+                groups[key].total = count
     return list(groups.values())
 
 

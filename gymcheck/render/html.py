@@ -177,7 +177,7 @@ def _group(group: FindingGroup) -> str:
     )
     cause = f"<span class='cause'>{escape(group.cause)}</span>" if group.cause else ""
     fixes = "".join(f"<p class='fix'><b>Fix:</b> {escape(fix)}</p>" for fix in group.fixes)
-    count = len(group.members)
+    count = group.count
     return (
         f"<section class='group {classes}' id='{_slug(group.anchor)}'><header>"
         f"<span class='sev sev-{escape(group.severity)}'>{escape(group.severity)}</span>"

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymcheck.finding_store import FindingStore
 from gymcheck.report import CheckResult, Finding, Status, Step
 from gymcheck.rollout import Turn
 
@@ -22,7 +23,8 @@ class ContinuityTally:
     broken_rollouts: int = 0
     breaks: int = 0
     causes: Counter[str] = field(default_factory=Counter)
-    findings: list[Finding] = field(default_factory=list)
+    findings: FindingStore = field(default_factory=FindingStore)
+    """Counted all, the first of each code kept (``FindingStore``)."""
 
     def add(self, turns: Sequence[Turn], findings: Sequence[Finding]) -> None:
         self.rollouts += 1
@@ -39,7 +41,7 @@ class ContinuityTally:
         self.broken_rollouts += other.broken_rollouts
         self.breaks += other.breaks
         self.causes.update(other.causes)
-        self.findings.extend(other.findings)
+        self.findings.merge(other.findings)
 
     def result(self) -> CheckResult:
         details: dict[str, Any] = {
@@ -73,7 +75,8 @@ class ContinuityTally:
             summary,
             details=details,
             steps=[Step("continuity", Status.FAIL, data=step)],
-            findings=list(self.findings),
+            findings=list(self.findings.kept),
+            finding_store=self.findings.if_partial(),
         )
 
 

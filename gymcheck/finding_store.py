@@ -1,0 +1,154 @@
+"""Findings counted, not all kept: flat memory however many bad records a file holds.
+
+A ``FindingStore`` counts every finding per (code, cause) and keeps the first ``keep`` of each
+(all of them when ``keep`` is ``None``, for records already in memory). With ``spool=True`` it
+also writes every finding, as its JSON object, to a temporary file, from which the ``--json``
+report streams them. A store crosses process boundaries (the scan's workers) by pickling: its
+spool files travel as paths, and the receiving process removes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import weakref
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+import orjson
+
+from gymcheck.report import Finding
+
+KEEP_PER_GROUP = 50
+"""Per (code, cause), what a file scan keeps: the console shows the first few, ``-v`` up to
+this many, the totals always."""
+
+GroupKey = tuple[str, str | None]
+
+
+class FindingStore:
+    """Every finding counted per (code, cause), the first ``keep`` of each kept, all of them
+    spooled to disk when ``spool`` is set."""
+
+    def __init__(self, *, keep: int | None = None, spool: bool = False) -> None:
+        self.keep = keep if keep is not None else sys.maxsize
+        self.spool = spool
+        self.kept: list[Finding] = []
+        self.counts: Counter[GroupKey] = Counter()
+        self._kept_counts: Counter[GroupKey] = Counter()
+        self._files: list[str] = []
+        self._handle: IO[bytes] | None = None
+        self._cleanup: list[weakref.finalize[Any, Any]] = []
+
+    def __len__(self) -> int:
+        return self.counts.total()
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def append(self, finding: Finding) -> None:
+        key = (finding.code, finding.cause)
+        self.counts[key] += 1
+        if self._kept_counts[key] < self.keep:
+            self._kept_counts[key] += 1
+            self.kept.append(finding)
+        if self.spool:
+            self._spool_handle().write(finding.to_json_bytes() + b"\n")
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        for finding in findings:
+            self.append(finding)
+
+    def merge(self, other: FindingStore) -> None:
+        """Add ``other``'s findings after this store's (its spool files, in order)."""
+        for finding in other.kept:
+            key = (finding.code, finding.cause)
+            if self._kept_counts[key] < self.keep:
+                self._kept_counts[key] += 1
+                self.kept.append(finding)
+        self.counts.update(other.counts)
+        if other.spool:
+            other.close()
+            self._close_handle()
+            for finalizer in other._cleanup:
+                finalizer.detach()
+            other._cleanup = []
+            for path in other._files:
+                self._files.append(path)
+                self._cleanup.append(weakref.finalize(self, _remove, path))
+            other._files = []
+            self.spool = True
+        elif self.spool:
+            for finding in other.kept:
+                self._spool_handle().write(finding.to_json_bytes() + b"\n")
+
+    @property
+    def complete(self) -> bool:
+        """Whether ``kept`` holds every finding (nothing was only counted)."""
+        return len(self.kept) == len(self)
+
+    def if_partial(self) -> FindingStore | None:
+        """This store when it holds more findings than it kept (a ``CheckResult`` then streams
+        them from here), else ``None``: the kept list is all there is."""
+        return None if self.complete else self
+
+    def dicts(self) -> Iterator[dict[str, Any]]:
+        """Every finding's JSON object, in order: from the spool when ``kept`` is not all."""
+        if self.complete or not self.spool:
+            yield from (f.to_dict() for f in self.kept)
+            return
+        for line in self.json_lines():
+            yield orjson.loads(line)
+
+    def json_lines(self) -> Iterator[bytes]:
+        """Every finding as one line of JSON (no newline), in order."""
+        if self.complete or not self.spool:
+            yield from (f.to_json_bytes() for f in self.kept)
+            return
+        self._close_handle()
+        for path in self._files:
+            with open(path, "rb") as handle:
+                for line in handle:
+                    yield line.rstrip(b"\n")
+
+    def close(self) -> None:
+        self._close_handle()
+
+    def _spool_handle(self) -> IO[bytes]:
+        if self._handle is None:
+            fd, path = tempfile.mkstemp(prefix="gymcheck-findings-", suffix=".jsonl")
+            self._handle = os.fdopen(fd, "wb")
+            self._files.append(path)
+            self._cleanup.append(weakref.finalize(self, _remove, path))
+        return self._handle
+
+    def _close_handle(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The receiving process owns the spool files from now on.
+        self._close_handle()
+        for finalizer in self._cleanup:
+            finalizer.detach()
+        state = {name: getattr(self, name) for name in _STATE}
+        self._cleanup = []
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name in _STATE:
+            setattr(self, name, state[name])
+        self._handle = None
+        self._cleanup = [weakref.finalize(self, _remove, path) for path in self._files]
+
+
+_STATE = ("keep", "spool", "kept", "counts", "_kept_counts", "_files")
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
