@@ -12,7 +12,7 @@ A rollout that fails (timeout, HTTP error, invalid JSON, unreachable) becomes a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +21,14 @@ from typing import Any
 import httpx
 import orjson
 
-from gymcheck.errors import UsageError
+from gymcheck.errors import GymcheckError, UsageError
 from gymcheck.gym_routing import GymDirectory, RoutingError, parse_instances, stamp_indices
+from gymcheck.progress import Progress
 from gymcheck.redact import clip
 from gymcheck.report import Finding
 
 ROLLOUT_FAILED = "rollout_failed"
 DISCOVERY_TIMEOUT_S = 10.0
-
-Progress = Callable[[int, int], None]
-"""``progress(done, total)``, called as each rollout finishes."""
 
 
 @dataclass(slots=True)
@@ -44,7 +42,9 @@ class Collection:
     elapsed_s: float = 0.0
 
 
-class _Failure(Exception):
+class _Failure(GymcheckError):
+    """A rollout that could not be collected, with its cause."""
+
     def __init__(self, cause: str, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
         self.cause = cause

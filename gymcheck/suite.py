@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from gymcheck.errors import UsageError
+from gymcheck.progress import StepProgress
 from gymcheck.reference.faults import Fault
 from gymcheck.report import CheckResult, Finding, Report, Status
 from gymcheck.running import run_check
 
 ResultCallback = Callable[[CheckResult], None]
-Progress = Callable[[str, int, int], None]
-"""``progress(task, done, total)`` for long steps (collecting rollouts, recomputing logprobs)."""
 
 CHECK_ORDER = (
     "http_endpoint",
@@ -167,7 +166,7 @@ def _token_roundtrip(inputs: _Inputs) -> CheckResult:
     return check_token_roundtrip(inputs.tokenizer)
 
 
-def _gather_records(config: SuiteConfig, inputs: _Inputs, progress: Progress | None) -> None:
+def _gather_records(config: SuiteConfig, inputs: _Inputs, progress: StepProgress | None) -> None:
     if config.rollouts:
         for path in config.rollouts:
             _read_rollout_file(path, inputs)
@@ -214,7 +213,7 @@ def _read_rollout_file(path: Path, inputs: _Inputs) -> None:
 
 
 def _rollout_collection(
-    config: SuiteConfig, inputs: _Inputs, progress: Progress | None
+    config: SuiteConfig, inputs: _Inputs, progress: StepProgress | None
 ) -> CheckResult:
     from gymcheck.checks.collection import check_rollout_collection
 
@@ -257,30 +256,23 @@ def _gradient_flow(inputs: _Inputs, model: Any) -> CheckResult:
 
 
 def _logprob_agreement(
-    config: SuiteConfig, inputs: _Inputs, model: Any, progress: Progress | None
+    config: SuiteConfig, inputs: _Inputs, model: Any, progress: StepProgress | None
 ) -> CheckResult:
     from gymcheck.checks.logprobs import check_logprob_agreement
-
-    total = len(inputs.records)
-    done = 0
-
-    def advance(step: int) -> None:
-        nonlocal done
-        done += step
-        if progress is not None:
-            progress("Recomputing log-probs", done, total)
 
     return check_logprob_agreement(
         inputs.records,
         model,
         tokenizer=inputs.tokenizer,
         temperature=config.temperature,
-        progress=advance,
+        progress=(lambda done, total: progress("Recomputing log-probs", done, total))
+        if progress
+        else None,
     )
 
 
 def _training_checks(
-    config: SuiteConfig, inputs: _Inputs, progress: Progress | None
+    config: SuiteConfig, inputs: _Inputs, progress: StepProgress | None
 ) -> Iterator[CheckResult]:
     reason = _training_skip_reason(inputs)
     if reason:
@@ -298,7 +290,9 @@ def _training_checks(
     )
 
 
-def iter_suite(config: SuiteConfig, *, progress: Progress | None = None) -> Iterator[CheckResult]:
+def iter_suite(
+    config: SuiteConfig, *, progress: StepProgress | None = None
+) -> Iterator[CheckResult]:
     """Each check's result as soon as it is known, in ``CHECK_ORDER``.
 
     Raises ``GymcheckError`` subclasses for usage errors (a tokenizer that cannot be loaded).
@@ -317,7 +311,7 @@ def run_suite(
     config: SuiteConfig,
     *,
     on_result: ResultCallback | None = None,
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
 ) -> Report:
     """Run every check and return the report; ``on_result`` sees each result as it lands."""
     report = Report()

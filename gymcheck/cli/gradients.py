@@ -256,7 +256,7 @@ def _measure_with_progress(measure: Any, total: int) -> Any:
         transient=True,
     ) as bar:
         task = bar.add_task("Scoring rollouts", total=total)
-        return measure(lambda n: bar.advance(task, n))
+        return measure(lambda done, _total: bar.update(task, completed=done))
 
 
 def exit_code(report: Report) -> ExitCode:

@@ -15,11 +15,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from gymcheck.suite import Progress as ProgressCallback
+from gymcheck.progress import StepProgress
 
 
 @contextlib.contextmanager
-def suite_progress(console: Console) -> Iterator[ProgressCallback | None]:
+def suite_progress(console: Console) -> Iterator[StepProgress | None]:
     """A ``progress(task, done, total)`` callback drawing rich bars, or ``None`` off a terminal."""
     if not console.is_terminal:
         yield None

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gymcheck.errors import GymcheckError
 from gymcheck.loading import quiet_transformers
 from gymcheck.reference.chat_template import CHAT_TEMPLATE
 from gymcheck.reference.episodes import make_episodes
@@ -194,7 +195,7 @@ def _save_and_reload_tokenizer(tokenizer: Any, out_dir: Path) -> Any:
     if reloaded.encode(sample, add_special_tokens=False) != tokenizer.encode(
         sample, add_special_tokens=False
     ):
-        raise RuntimeError(
+        raise GymcheckError(
             "the reloaded reference tokenizer encodes differently from the built one"
         )
     return reloaded

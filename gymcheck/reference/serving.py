@@ -9,7 +9,12 @@ from typing import Any, Self
 
 import uvicorn
 
+from gymcheck.errors import GymcheckError
 from gymcheck.lifecycle import Service
+
+
+class ServerStartError(GymcheckError):
+    """An embedded server that exited or did not answer during start-up."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -50,10 +55,10 @@ class BackgroundServer(Service):
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive():
-                raise RuntimeError(f"server on {self.url} exited during start-up")
+                raise ServerStartError(f"server on {self.url} exited during start-up")
             if time.monotonic() > deadline:
                 self.stop()
-                raise TimeoutError(f"server on {self.url} did not start in {timeout:.0f}s")
+                raise ServerStartError(f"server on {self.url} did not start in {timeout:.0f}s")
             time.sleep(0.02)
         return self
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-TOKEN_FIELDS = ("prompt_token_ids", "generation_token_ids", "generation_log_probs")
+from gymcheck.errors import GymcheckError
+from gymcheck.rollout import TOKEN_FIELDS
 
 
-class SplicingError(ValueError):
+class SplicingError(GymcheckError):
     """The earlier ids cannot be spliced into the render (no EOS boundary to cut at)."""
 
 

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymcheck.reasoning import find_reasoning
 from gymcheck.reference.chat_template import (
     THINK_CLOSE,
     THINK_OPEN,
@@ -33,19 +34,15 @@ class ParsedAssistant:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
-def split_reasoning(text: str) -> tuple[str | None, str]:
-    """``(reasoning, rest)``: the ``<think>`` block, without the newlines the template adds."""
-    stripped = text.lstrip()
-    if not stripped.startswith(THINK_OPEN):
+def split_leading_think(text: str) -> tuple[str | None, str]:
+    """``(reasoning, rest)``: the ``<think>`` block the text starts with, without the newlines
+    the template adds; cut off mid-thought (max_tokens), everything is reasoning."""
+    block = find_reasoning(text, [(THINK_OPEN, THINK_CLOSE)])
+    if block is None or not block.opening or block.head.strip():
         return None, text
-    body = stripped[len(THINK_OPEN) :]
-    end = body.find(THINK_CLOSE)
-    if end < 0:  # cut off mid-thought (max_tokens): everything is reasoning
-        return body.strip("\n"), ""
-    reasoning = body[:end]
-    reasoning = reasoning.removeprefix("\n").removesuffix("\n")
-    rest = body[end + len(THINK_CLOSE) :].removeprefix("\n\n")
-    return reasoning, rest
+    if not block.closing:
+        return block.reasoning.strip("\n"), ""
+    return block.reasoning.removeprefix("\n").removesuffix("\n"), block.tail.removeprefix("\n\n")
 
 
 def parse_tool_call(block: str) -> dict[str, Any] | None:
@@ -81,7 +78,7 @@ def parse_assistant_text(text: str, *, parse_tools: bool = True) -> ParsedAssist
     puts between content and a call. A block that does not parse stays in the content, as
     vLLM's Hermes parser leaves it, so nothing the model wrote is lost.
     """
-    reasoning, rest = split_reasoning(text)
+    reasoning, rest = split_leading_think(text)
     if not parse_tools or TOOL_CALL_OPEN not in rest:
         return ParsedAssistant(reasoning, rest)
     calls = []

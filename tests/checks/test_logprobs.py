@@ -187,9 +187,13 @@ def test_thresholds_are_configurable(policy, records):
 def test_progress_counts_rollouts_and_max_rollouts_limits(policy, records):
     seen = []
     agreement = measure_logprob_agreement(
-        records, policy, temperature=SAMPLED_AT, max_rollouts=2, progress=seen.append
+        records,
+        policy,
+        temperature=SAMPLED_AT,
+        max_rollouts=2,
+        progress=lambda done, total: seen.append((done, total)),
     )
-    assert sum(seen) == 2 and agreement.rollouts == 2
+    assert seen == [(1, len(records)), (2, len(records))] and agreement.rollouts == 2
     assert agreement.n_tokens == 2 * 2 * 12
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gymcheck.reference.constrained import call_stack, feed
-from gymcheck.reference.toolcalls import parse_assistant_text, split_reasoning
+from gymcheck.reference.toolcalls import parse_assistant_text, split_leading_think
 
 CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 
@@ -73,8 +73,8 @@ def test_parse_tools_off_keeps_the_text() -> None:
 
 
 def test_reasoning_cut_off_by_max_tokens() -> None:
-    assert split_reasoning("<think>\nstill thinking") == ("still thinking", "")
-    assert split_reasoning("plain answer") == (None, "plain answer")
+    assert split_leading_think("<think>\nstill thinking") == ("still thinking", "")
+    assert split_leading_think("plain answer") == (None, "plain answer")
 
 
 def _grammar(text: str) -> str:

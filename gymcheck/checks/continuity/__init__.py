@@ -13,7 +13,8 @@ from gymcheck.checks.continuity.diagnose import (
     diagnose_breaks,
     diagnose_continuity,
 )
-from gymcheck.checks.continuity.text import REASONING_MARKERS, canonical_text, split_reasoning
+from gymcheck.checks.continuity.text import canonical_text, split_reasoning
+from gymcheck.reasoning import REASONING_MARKERS
 
 __all__ = [
     "CAUSES",

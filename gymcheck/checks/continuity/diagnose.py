@@ -14,7 +14,6 @@ from typing import Any
 from gymcheck.checks.continuity.causes import CAUSES
 from gymcheck.checks.continuity.detect import find_breaks
 from gymcheck.checks.continuity.text import (
-    REASONING_MARKERS,
     Decoder,
     canonical_text,
     item_texts,
@@ -23,6 +22,7 @@ from gymcheck.checks.continuity.text import (
 )
 from gymcheck.checks.token_window import token_window
 from gymcheck.errors import RolloutFormatError
+from gymcheck.reasoning import REASONING_MARKERS
 from gymcheck.report import NOWHERE, Finding, Location
 from gymcheck.rollout import Turn, trainable_turns
 

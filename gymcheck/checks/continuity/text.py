@@ -7,13 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gymcheck.checks.token_window import WINDOW_AFTER, WINDOW_BEFORE
-
-# Reasoning delimiters that chat templates put around a model's thinking.
-REASONING_MARKERS: tuple[tuple[str, str], ...] = (
-    ("<think>", "</think>"),
-    ("[THINK]", "[/THINK]"),
-    ("<reasoning>", "</reasoning>"),
-)
+from gymcheck.reasoning import REASONING_MARKERS, find_reasoning
 
 
 class Decoder:
@@ -84,14 +78,9 @@ def split_reasoning(
     be in the prompt, as with templates that start the generation inside ``<think>``), or a
     ``reasoning`` item's text that the generation holds verbatim.
     """
-    for opening, closing in REASONING_MARKERS:
-        close = generated.find(closing)
-        if close < 0:
-            continue
-        open_ = generated.rfind(opening, 0, close)
-        start = open_ + len(opening) if open_ >= 0 else 0
-        head = generated[:open_] if open_ >= 0 else ""
-        return generated[start:close], head + generated[close + len(closing) :], closing
+    block = find_reasoning(generated, REASONING_MARKERS, open_ended=False)
+    if block is not None:
+        return block.reasoning, block.head + block.tail, block.closing
     for reasoning in reasoning_texts:
         position = generated.find(reasoning) if reasoning.strip() else -1
         if position >= 0:

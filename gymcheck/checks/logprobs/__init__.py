@@ -19,7 +19,6 @@ from gymcheck.checks.logprobs.diagnose import (
 )
 from gymcheck.checks.logprobs.measure import (
     Agreement,
-    Progress,
     agreement_metrics,
     measure_logprob_agreement,
 )
@@ -28,7 +27,6 @@ __all__ = [
     "CHECK_ID",
     "Agreement",
     "Diagnosis",
-    "Progress",
     "agreement_metrics",
     "agreement_result",
     "check_logprob_agreement",

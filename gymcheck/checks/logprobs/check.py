@@ -9,11 +9,11 @@ from typing import Any
 from gymcheck.checks.logprobs.diagnose import diagnose
 from gymcheck.checks.logprobs.measure import (
     Agreement,
-    Progress,
     agreement_metrics,
     measure_logprob_agreement,
 )
 from gymcheck.errors import GymcheckError
+from gymcheck.progress import Progress
 from gymcheck.report import CheckResult, Finding, Status, Step
 from gymcheck.training import TrainingSample, TrainModel, train_model_or_reason
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gymcheck.errors import GymcheckError
+from gymcheck.progress import Progress
 from gymcheck.training import (
     TrainingSample,
     TrainModel,
@@ -25,9 +26,6 @@ from gymcheck.training import (
 )
 
 _PROBE_ROWS = 128
-
-Progress = Callable[[int], None]
-"""Called with the number of rollouts scored since the last call."""
 
 
 @dataclass(slots=True)
@@ -193,5 +191,5 @@ def measure_logprob_agreement(
                 continue
             _score_sample(train_model, sample, agreement)
         if progress is not None:
-            progress(1)
+            progress(index + 1, len(records))
     return agreement

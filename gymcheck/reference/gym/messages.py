@@ -12,18 +12,16 @@ the history is sent back, exactly where real integrations get it wrong.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gymcheck.reasoning import THINK, find_reasoning
 from gymcheck.reference.faults import Fault
 from gymcheck.rollout import TOKEN_FIELDS
 
 Item = dict[str, Any]
 Message = dict[str, Any]
-
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
 
 def chat_tools(tools: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
@@ -142,11 +140,10 @@ def _without(message: Message, keys: Sequence[str]) -> Message:
 
 def _split_think(content: str) -> tuple[str | None, str]:
     """Reasoning in ``<think>`` tags inside ``content`` (an endpoint without a reasoning parser)."""
-    match = _THINK.search(content)
-    if match is None:
+    block = find_reasoning(content, [THINK], open_ended=False)
+    if block is None or not block.opening:
         return None, content
-    reasoning = match.group(1).strip("\n")
-    return reasoning, (content[: match.start()] + content[match.end() :]).lstrip("\n")
+    return block.reasoning.strip("\n"), (block.head + block.tail).lstrip("\n")
 
 
 def completion_items(message: Mapping[str, Any]) -> list[Item]:

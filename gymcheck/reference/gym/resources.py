@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, Response
 from fastapi.responses import JSONResponse
 
+from gymcheck.errors import GymcheckError
 from gymcheck.reference.faults import Fault
 
 JsonBody = Annotated[dict[str, Any], Body()]
@@ -27,7 +28,7 @@ SESSION_COOKIE = "gymcheck_session"
 OUT_OF_RANGE_BONUS = 1.5
 
 
-class ToolArgumentError(ValueError):
+class ToolArgumentError(GymcheckError):
     """Arguments a tool cannot use; the tool answers 422 with the reason, as NeMo Gym's do."""
 
 
