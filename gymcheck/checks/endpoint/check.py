@@ -12,12 +12,12 @@ from gymcheck.checks.endpoint.basics import (
     local_model_dir,
 )
 from gymcheck.checks.endpoint.burst import check_burst
+from gymcheck.checks.endpoint.decode import check_decode
 from gymcheck.checks.endpoint.multiturn import check_multi_turn
 from gymcheck.checks.endpoint.probe import STEP_NAMES, Probe
 from gymcheck.checks.endpoint.robustness import check_bad_request, check_top_logprobs_null
 from gymcheck.checks.endpoint.tokens import (
     check_counts,
-    check_decode,
     check_max_tokens,
     check_token_info,
     check_tokenize,

@@ -1,4 +1,4 @@
-"""Sub-checks ``token_info``, ``counts``, ``tokenize`` and ``decode``: the ids Gym trains on."""
+"""Sub-checks ``token_info``, ``counts`` and ``tokenize``: the ids Gym trains on."""
 
 from __future__ import annotations
 
@@ -259,57 +259,4 @@ def _check_form3_tokenize(probe: Probe, chat: Completion) -> None:
         Status.FAIL,
         f"form 3 takes the prompt ids from /tokenize, and it failed: {error}",
         fix=FIXES["tokenize"],
-    )
-
-
-def check_decode(probe: Probe) -> None:
-    chat = probe.chat
-    if probe.status_of("token_info") is not Status.PASS or chat is None or chat.info is None:
-        probe.record("decode", Status.SKIP, "skipped: needs token information")
-        return
-    if probe.tokenizer is None:
-        probe.record("decode", Status.SKIP, f"skipped: {probe.tokenizer_note}")
-        return
-    ids = chat.info.generation_token_ids
-    try:
-        decoded = str(probe.tokenizer.decode(ids, skip_special_tokens=True))
-    except (ValueError, TypeError, OverflowError, IndexError) as exc:
-        probe.record(
-            "decode",
-            Status.FAIL,
-            f"the generated ids do not decode with {probe.tokenizer_note}: {exc}",
-            fix=FIXES["decode"],
-        )
-        return
-    message = chat.message
-    raw_content = message.get("content")
-    content: str = raw_content if isinstance(raw_content, str) else ""
-    reasoning_keys = ("reasoning_content", "reasoning")
-    reasoning: str = next(
-        (str(message[k]) for k in reasoning_keys if isinstance(message.get(k), str)), ""
-    )
-    if decoded == content or decoded.strip() == content.strip():
-        probe.record(
-            "decode", Status.PASS, f"the {len(ids)} generated ids decode to the returned text"
-        )
-        return
-    if reasoning and reasoning.strip() in decoded and content.strip() in decoded:
-        probe.record(
-            "decode",
-            Status.PASS,
-            f"the {len(ids)} generated ids decode to the returned reasoning + content",
-        )
-        return
-    expected = content if not reasoning else reasoning + content
-    at = next(
-        (i for i, (a, b) in enumerate(zip(decoded, expected, strict=False)) if a != b),
-        min(len(decoded), len(expected)),
-    )
-    probe.record(
-        "decode",
-        Status.FAIL,
-        f"decoding the generated ids ({probe.tokenizer_note}) gives different text from "
-        f"character {at}: decoded {decoded[max(0, at - 20) : at + 40]!r} vs returned "
-        f"{expected[max(0, at - 20) : at + 40]!r}",
-        fix=FIXES["decode"],
     )
