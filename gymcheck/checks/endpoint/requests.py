@@ -63,3 +63,11 @@ def tool_body(model: str) -> dict[str, Any]:
 
 def bad_body(model: str) -> dict[str, Any]:
     return {"model": model, "messages": BAD_REQUEST_BODY_MESSAGES, "max_tokens": 4}
+
+
+def tool_results(calls: list[Any]) -> list[dict[str, Any]]:
+    """The tool messages that answer ``calls`` in turn 2."""
+    return [
+        {"role": "tool", "tool_call_id": call.get("id", f"call_{i}"), "content": TOOL_RESULT}
+        for i, call in enumerate(calls)
+    ]
