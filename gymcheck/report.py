@@ -275,15 +275,36 @@ class Report:
         return flat
 
     @property
+    def not_run(self) -> list[str]:
+        """The required checks that were skipped: their input was not given."""
+        return [c.id for c in self.checks if c.required and c.status is Status.SKIP]
+
+    @property
+    def partial(self) -> bool:
+        """A partial validation: some required check did not run (DESIGN.md section 1)."""
+        return bool(self.not_run)
+
+    @property
+    def failed(self) -> bool:
+        """A required check failed (``warn`` passes; an optional check's ``fail`` fails nothing)."""
+        return any(c.required and c.status is Status.FAIL for c in self.checks)
+
+    @property
+    def errored(self) -> bool:
+        """A check ended in ``error``: gymcheck itself failed."""
+        return any(c.status is Status.ERROR for c in self.checks)
+
+    @property
     def passed(self) -> bool:
-        """Every required check passed (``warn`` counts) and nothing ended in ``error``."""
-        return all(
-            c.status is not Status.ERROR and (c.passed or not c.required) for c in self.checks
-        ) and not any(c.required and c.status is Status.SKIP for c in self.checks)
+        """Every check that ran passed or is optional, and nothing ended in ``error``.
+
+        A required check that did not run fails nothing: the run is ``partial`` instead.
+        """
+        return not self.failed and not self.errored
 
     def exit_code(self) -> ExitCode:
-        """3 when a check ended in ``error``, else 0 when ``passed``, else 1."""
-        if any(c.status is Status.ERROR for c in self.checks):
+        """The one exit-code policy of a validation run (DESIGN.md section 2)."""
+        if self.errored:
             return ExitCode.INTERNAL_ERROR
         return ExitCode.OK if self.passed else ExitCode.FAILED
 
@@ -300,6 +321,8 @@ class Report:
         data: dict[str, Any] = {
             "gymcheck_version": __version__,
             "passed": self.passed,
+            "partial": self.partial,
+            "not_run": self.not_run,
             "checks": [c.to_dict(findings=False) for c in self.checks],
         }
         if self.run is not None:

@@ -15,6 +15,7 @@ from gymcheck.render.console_tokens import token_table
 from gymcheck.render.groups import FindingGroup, group_findings, plural
 from gymcheck.render.location import locate
 from gymcheck.render.tokens import token_rows
+from gymcheck.render.verdict import Outcome, closing_line, outcome
 from gymcheck.render.words import step_text
 from gymcheck.report import REPORT_TITLE, CheckResult, Finding, Report, Status
 
@@ -44,6 +45,13 @@ STYLES: dict[Status, str] = {
     Status.WARN: "yellow",
     Status.SKIP: "dim",
     Status.ERROR: "bold magenta",
+}
+
+CLOSING_ICONS: dict[Outcome, str] = {
+    "passed": "🎉",
+    "partial": "✅",
+    "failed": "⚠️ ",
+    "errored": "💥",
 }
 
 MEMBERS_SHOWN = 5
@@ -141,10 +149,9 @@ def render_summary(console: Console, report: Report) -> None:
             f"  {result.id}: {ICONS[result.status]} [{STYLES[result.status]}]{label}[/]{optional}"
         )
     console.print()
-    if report.passed:
-        console.print("🎉 All validations passed! Your integration is ready.")
-    else:
-        console.print("⚠️  Some validations failed. Review the errors above.")
+    console.print(
+        f"{CLOSING_ICONS[outcome(report)]} {escape(closing_line(report))}", soft_wrap=True
+    )
 
 
 def render_header(console: Console, title: str = REPORT_TITLE) -> None:

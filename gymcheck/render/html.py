@@ -18,6 +18,7 @@ from gymcheck.render.html_style import STYLE
 from gymcheck.render.html_tokens import token_table
 from gymcheck.render.location import locate
 from gymcheck.render.tokens import token_rows
+from gymcheck.render.verdict import HEADLINES, not_run_text, outcome
 from gymcheck.render.words import step_text
 from gymcheck.report import CheckResult, Finding, Report, Status
 
@@ -43,22 +44,19 @@ def _counts(findings: list[Finding]) -> str:
 
 def verdict(report: Report) -> tuple[str, str, str]:
     """The banner's class, headline and the reason in one line."""
-    failed = [c.id for c in report.checks if c.required and c.status is Status.FAIL]
-    errored = [c.id for c in report.checks if c.status is Status.ERROR]
-    not_run = [c.id for c in report.checks if c.required and c.status is Status.SKIP]
+    kind = outcome(report)
     counts = _counts(report.findings)
-    if errored:
-        return "error", "gymcheck failed", f"{', '.join(errored)} ended in error"
-    if failed:
-        why = f"{', '.join(failed)} failed" + (f" · {counts}" if counts else "")
-        return "fail", "Some validations failed", why
-    if not_run:
-        return (
-            "fail",
-            "Partial validation",
-            f"required checks that did not run: {', '.join(not_run)}",
-        )
-    return "pass", "All validations passed", f"{plural(len(report.checks), 'check')} ran"
+    not_run = f"Not run: {not_run_text(report)}." if report.partial else ""
+    if kind == "failed":
+        failed = [c.id for c in report.checks if c.required and c.status is Status.FAIL]
+        why = " · ".join(w for w in (f"{', '.join(failed)} failed", counts, not_run) if w)
+        return "fail", HEADLINES[kind], why
+    if kind == "errored":
+        errored = [c.id for c in report.checks if c.status is Status.ERROR]
+        return "error", HEADLINES[kind], f"{', '.join(errored)} ended in error"
+    if kind == "partial":
+        return "partial", HEADLINES[kind], not_run
+    return "pass", HEADLINES[kind], f"{plural(len(report.checks), 'check')} ran"
 
 
 def _meta(report: Report) -> str:

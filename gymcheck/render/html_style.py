@@ -12,6 +12,7 @@ h3{font-size:.98rem;margin:0} code,pre,.mono{font:12.5px/1.45 ui-monospace,SFMon
 Consolas,monospace}
 .banner{padding:.9rem 1.6rem;color:#fff;display:flex;gap:1rem;align-items:baseline;flex-wrap:wrap}
 .banner.pass{background:var(--green)} .banner.fail{background:var(--red)}
+.banner.partial{background:var(--amber)}
 .banner.error{background:var(--violet)} .banner .verdict{font-size:1.3rem;font-weight:700}
 .banner .why{opacity:.95}
 .meta{display:grid;grid-template-columns:max-content 1fr;gap:.15rem 1rem;margin:.6rem 0 0;

@@ -53,7 +53,8 @@ def _check_case(suite: ET.Element, check: CheckResult) -> None:
     elif check.status is Status.ERROR:
         ET.SubElement(case, "error", message=check.summary, type="error").text = body
     elif check.status is Status.SKIP:
-        ET.SubElement(case, "skipped", message=check.summary)
+        reason = f"required check not run: {check.summary}" if check.required else check.summary
+        ET.SubElement(case, "skipped", message=reason)
         ET.SubElement(case, "system-out").text = body
     else:
         ET.SubElement(case, "system-out").text = body

@@ -203,7 +203,12 @@ def test_validate_through_a_gym_head_server_and_from_saved_rollouts(tmp_path: Pa
     # No endpoint in this run: it is skipped with the reason, and the rest still pass.
     assert statuses.pop("http_endpoint") == "skip"
     assert set(statuses.values()) == {"pass"}, statuses
-    assert offline.returncode == 1  # a required check was skipped, so the suite is not "passed"
+    # A partial validation: everything that ran passed, and the closing line says what did not run.
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    assert offline.stdout.rstrip().splitlines()[-1] == (
+        "✅ Partial validation: every check that ran passed. "
+        "Not run: http_endpoint (no --base-url: the endpoint is not part of this run)."
+    )
 
 
 def test_ctrl_c_stops_the_embedded_stack_cleanly() -> None:
