@@ -15,6 +15,7 @@ import pytest
 from gymcheck.checks.endpoint.decode import WITHHELD_CODE, check_decode, emitted_count
 from gymcheck.checks.endpoint.probe import Completion, Probe
 from gymcheck.openai_client import OpenAIClient
+from gymcheck.render.words import step_text
 from gymcheck.report import Status
 from gymcheck.tokeninfo import TokenInfo
 
@@ -57,7 +58,7 @@ def decode_step(client: OpenAIClient, tokenizer: Any, ids: list[int], content: s
 
 def decode_status(probe: Probe) -> tuple[Status, str]:
     step = next(s for s in probe.steps if s.name == "decode")
-    return step.status, step.message
+    return step.status, step_text("http_endpoint", step)
 
 
 def test_emitted_count_stops_before_the_incomplete_character(
