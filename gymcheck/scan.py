@@ -18,6 +18,7 @@ from typing import Any
 from gymcheck.checks.records import SCHEMA, RewardRange
 from gymcheck.checks.rollout_pass import RolloutPass, RolloutTallies
 from gymcheck.errors import UsageError
+from gymcheck.fastscan import prove_clean
 from gymcheck.files import check_input_file, compression_of
 from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES, iter_lines, parse_line, split_ranges
 from gymcheck.report import CheckResult, Location, Report
@@ -74,9 +75,13 @@ class _Range:
 
 @dataclass(frozen=True, slots=True)
 class _Options:
+    """How every line is checked, the same in every process."""
+
     reward_range: RewardRange
     max_line_bytes: int
     spool_findings: bool
+    fast: bool = True
+    """Try ``gymcheck.fastscan`` first; ``False``: the exact path on every line."""
 
 
 @dataclass(slots=True)
@@ -113,6 +118,7 @@ def scan_rollouts(
     progress: Progress | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     spool_findings: bool = False,
+    fast: bool = True,
 ) -> Report:
     """Scan rollout JSONL files and report both rollout checks.
 
@@ -121,6 +127,8 @@ def scan_rollouts(
     1-based ``line`` and the 0-based ``rollout_index`` within their file. Each check keeps the
     first findings of each code and counts all; ``spool_findings`` writes every one to a
     temporary file, from which ``finding_dicts()`` and the JSON report stream them.
+    ``fast=False`` runs the exact path on every line (``gymcheck.fastscan`` only skips it
+    for lines it proves clean).
     """
     return scan(
         paths,
@@ -130,6 +138,7 @@ def scan_rollouts(
         progress=progress,
         max_line_bytes=max_line_bytes,
         spool_findings=spool_findings,
+        fast=fast,
     ).to_report()
 
 
@@ -142,6 +151,7 @@ def scan(
     progress: Progress | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     spool_findings: bool = False,
+    fast: bool = True,
 ) -> ScanResult:
     """Like ``scan_rollouts``, returning the tallies (counts per code, cause, turns).
 
@@ -152,7 +162,7 @@ def scan(
         from gymcheck.loading import load_tokenizer
 
         tokenizer = load_tokenizer(str(tokenizer))
-    options = _Options(reward_range, max_line_bytes, spool_findings)
+    options = _Options(reward_range, max_line_bytes, spool_findings, fast)
     result = ScanResult(RolloutTallies.bounded(spool=spool_findings), [str(p) for p in files])
     workers = worker_count(workers, files)
     if workers > 1:
@@ -206,6 +216,13 @@ def _scan_range(
             continue
         at = Location(source=source, line=number, rollout_index=where.first_record + records)
         records += 1
+        if options.fast and not line.oversize:
+            clean = prove_clean(
+                line.data, reward_range=options.reward_range, vocab_size=rollouts.vocab_size
+            )
+            if clean is not None:
+                rollouts.add_clean(clean.turns, reward=clean.reward)
+                continue
         record, error = parse_line(line)
         if error is not None:
             rollouts.add_unreadable(at.finding(SCHEMA, error, fix=_FIX_LINE))

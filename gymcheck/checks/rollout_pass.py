@@ -74,6 +74,12 @@ class RolloutPass:
             breaks = diagnose_breaks(record, turns, inspection.breaks, self.tokenizer, at=at)
         self.tallies.continuity.add(turns, breaks)
 
+    def add_clean(self, turns: int, *, reward: float) -> None:
+        """A record proven free of findings without being inspected (``gymcheck.fastscan``):
+        counted as ``add_record`` would count it."""
+        self.tallies.collection.add([], trainable_outputs=turns, reward=reward)
+        self.tallies.continuity.add_clean(turns)
+
     def add_records(self, records: Iterable[Any], *, source: str | None = None) -> None:
         """Records in order; each is located by its 0-based index."""
         for index, record in enumerate(records):

@@ -35,6 +35,11 @@ class ContinuityTally:
             self.causes.update(f.cause or "unknown" for f in findings)
             self.findings.extend(findings)
 
+    def add_clean(self, turns: int) -> None:
+        """A rollout of ``turns`` turns proven contiguous on its bytes (``gymcheck.fastscan``)."""
+        self.rollouts += 1
+        self.turns += turns
+
     def merge(self, other: ContinuityTally) -> None:
         self.rollouts += other.rollouts
         self.turns += other.turns
