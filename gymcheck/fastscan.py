@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from gymcheck.checks.records import MAX_ID_WITHOUT_VOCABULARY
 from gymcheck.rollout import GENERATION_IDS, GENERATION_LOGPROBS, PROMPT_IDS, TOKEN_FIELDS
 
 RewardRange = tuple[float, float]
@@ -155,7 +156,9 @@ def _turn_items(record: Any) -> list[dict[str, Any]]:
     output = response.get("output") if type(response) is dict else None
     if type(output) is not list:
         raise _Unusual
-    items = [i for i in output if type(i) is dict and any(k in i for k in TOKEN_FIELDS)]
+    if any(type(i) is not dict for i in output):
+        raise _Unusual  # an output item that is not an object: schema
+    items = [i for i in output if any(k in i for k in TOKEN_FIELDS)]
     if not items:
         raise _Unusual  # no_trainable_output
     for item in items:
@@ -207,7 +210,7 @@ def _check_logprobs(logprobs: list[Any], count: int) -> None:
 
 class _IdText:
     """Checks id arrays: their text for what is not a non-negative integer, their values for
-    what orjson read past 64 bits (as a float) or past the vocabulary."""
+    what is past the vocabulary (or the int32 range without one)."""
 
     def __init__(self, line: bytes, vocab_size: int | None) -> None:
         self.line = line
@@ -219,13 +222,19 @@ class _IdText:
                 raise _Unusual  # schema, or token_id_out_of_range for a negative id
         if not ids:
             return
-        if self.vocab_size is None:
-            if type(sum(ids)) is not int:  # one pass, faster than max()
-                raise _Unusual
-        else:
+        if self.vocab_size is not None:
             highest = max(ids)
             if type(highest) is not int or highest >= self.vocab_size:
-                raise _Unusual
+                raise _Unusual  # token_id_out_of_range
+            return
+        # Without a vocabulary ids must fit an int32. The ids are non-negative, so a sum in
+        # range bounds each of them (one pass, faster than max); orjson reads an id past 64
+        # bits as a float, which makes the sum a float.
+        total = sum(ids)
+        if type(total) is not int or (
+            total > MAX_ID_WITHOUT_VOCABULARY and max(ids) > MAX_ID_WITHOUT_VOCABULARY
+        ):
+            raise _Unusual
 
     def parse(self, span: _Span) -> list[int]:
         return list(orjson.loads(b"[" + self.line[span.start : span.end] + b"]"))

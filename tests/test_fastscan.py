@@ -76,6 +76,8 @@ FAULTS = {
     "negative id": _set_id(-4),
     "id past the vocabulary": _set_id(VOCAB + 5),
     "id past 64 bits": _set_id(2**64 + 1),
+    "id past int32": _set_id(2**31),
+    "id past int64": _set_id(2**63 + 5),
     "boolean id": _set_id(True),
     "null id": _set_id(None),
     "string id": _set_id("7"),

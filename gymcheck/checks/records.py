@@ -252,7 +252,11 @@ def _check_ids(
                 details={
                     "field": name,
                     "count": len(bad),
-                    "token_id": token if isinstance(token, int) else shown,
+                    # An exact int past 64 bits (from a line only Python's json reads) is shown
+                    # as text: JSON writers stop at 64 bits.
+                    "token_id": token
+                    if isinstance(token, int) and -_INT64_LIMIT <= token < 2**64
+                    else shown,
                 },
             )
     return True
