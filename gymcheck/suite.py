@@ -28,6 +28,7 @@ CHECK_ORDER = (
     "token_roundtrip",
     "rollout_collection",
     "token_continuity",
+    "training_batch",
     "gradient_flow",
     "logprob_agreement",
 )
@@ -54,6 +55,11 @@ class SuiteConfig:
     temperature: float = 1.0
     save_rollouts: Path | None = None
     """Write the collected rollouts here as JSONL, as NeMo Gym's rollout collection does."""
+    processor: Any = None
+    """The user's rollout-to-sample function: ``FILE.py:FUNC``, ``module:FUNC`` or a callable."""
+    processed: Path | None = None
+    """Samples the user's trainer dumped, one JSONL line per rollout, in rollout order."""
+    batch_format: str = "auto"
 
     @property
     def uses_embedded_gym(self) -> bool:
@@ -71,6 +77,10 @@ class _Inputs:
     tokenizer_source: str | None = None
     train_model: str | None = None
     records: list[Any] = field(default_factory=list)
+    processing: Any = None
+    """The user's ``Processing`` (``--processor`` / ``--processed``), or ``None``."""
+    batches: Any = None
+    """Each rollout's processed samples and their findings, once ``training_batch`` ran."""
     collection_findings: list[Finding] = field(default_factory=list)
     gym_url: str | None = None
     rows: list[Any] = field(default_factory=list)
@@ -249,20 +259,42 @@ def _training_skip_reason(inputs: _Inputs) -> str | None:
     return None
 
 
-def _gradient_flow(inputs: _Inputs, model: Any) -> CheckResult:
-    from gymcheck.checks.gradients import check_gradient_flow
+def _training_batch(inputs: _Inputs) -> CheckResult:
+    if inputs.processing is None:
+        return skip(
+            "training_batch",
+            "no --processor or --processed: the trainer's own processing is not part of this run",
+        )
+    if not inputs.records:
+        return skip("training_batch", "no rollouts to process")
+    from gymcheck.checks.training_batch import process_batch, training_batch_result
 
-    return check_gradient_flow(inputs.records, model)
+    inputs.batches = process_batch(inputs.records, inputs.processing, tokenizer=inputs.tokenizer)
+    return training_batch_result(inputs.batches, inputs.processing.label)
+
+
+def _processing_label(inputs: _Inputs) -> dict[str, Any]:
+    """The user's samples for the training checks, when ``training_batch`` made them."""
+    if inputs.processing is None or inputs.batches is None:
+        return {}
+    return {"batches": inputs.batches, "label": inputs.processing.label}
+
+
+def _gradient_flow(inputs: _Inputs, model: Any) -> CheckResult:
+    from gymcheck.checks.training_batch.samples import gradient_flow_for
+
+    return gradient_flow_for(inputs.records, model, **_processing_label(inputs))
 
 
 def _logprob_agreement(
     config: SuiteConfig, inputs: _Inputs, model: Any, progress: StepProgress | None
 ) -> CheckResult:
-    from gymcheck.checks.logprobs import check_logprob_agreement
+    from gymcheck.checks.training_batch.samples import logprob_agreement_for
 
-    return check_logprob_agreement(
+    return logprob_agreement_for(
         inputs.records,
         model,
+        **_processing_label(inputs),
         tokenizer=inputs.tokenizer,
         temperature=config.temperature,
         progress=(lambda done, total: progress("Recomputing log-probs", done, total))
@@ -297,13 +329,20 @@ def iter_suite(
 
     Raises ``GymcheckError`` subclasses for usage errors (a tokenizer that cannot be loaded).
     """
+    from gymcheck.processing import load_processing
+
+    processing = load_processing(
+        processor=config.processor, processed=config.processed, batch_format=config.batch_format
+    )
     with _embedded_stack(config) as stack:
         inputs = _resolve_inputs(config, stack)
+        inputs.processing = processing
         _load_tokenizer(inputs)
         yield run_check("http_endpoint", lambda: _http_endpoint(config, inputs))
         yield run_check("token_roundtrip", lambda: _token_roundtrip(inputs))
         yield run_check("rollout_collection", lambda: _rollout_collection(config, inputs, progress))
         yield run_check("token_continuity", lambda: _token_continuity(inputs))
+        yield run_check("training_batch", lambda: _training_batch(inputs))
         yield from _training_checks(config, inputs, progress)
 
 

@@ -30,6 +30,12 @@ from gymcheck.cli.output import (
     QuietOpt,
     VerboseOpt,
 )
+from gymcheck.cli.processing_options import (
+    BatchFormat,
+    BatchFormatOpt,
+    ProcessedOpt,
+    ProcessorOpt,
+)
 from gymcheck.report import CheckResult, ExitCode, Report, Status
 
 MODEL = "Training model"
@@ -149,6 +155,9 @@ def gradients(
             "--max-kl", metavar="X", help="Healthy gen_kl_error.", rich_help_panel=THRESHOLDS
         ),
     ] = 1e-3,
+    processor: ProcessorOpt = None,
+    processed: ProcessedOpt = None,
+    batch_format: BatchFormatOpt = BatchFormat.auto,
     json_path: JsonOpt = None,
     junit_path: JunitOpt = None,
     html_path: HtmlOpt = None,
@@ -157,13 +166,20 @@ def gradients(
     verbose: VerboseOpt = False,
 ) -> None:
     """Check that rollouts train: gradients flow, and trainer log-probs match the engine's."""
-    from gymcheck.checks.gradients import check_gradient_flow
     from gymcheck.checks.logprobs import agreement_result, measure_logprob_agreement
+    from gymcheck.checks.training_batch import process_batch, training_batch_result
+    from gymcheck.checks.training_batch.samples import (
+        OWN_PROCESSING,
+        agreement_samples,
+        gradient_flow_for,
+        name_processing,
+    )
+    from gymcheck.processing import load_processing
     from gymcheck.training import load_train_model
 
     refuse_overwrite(
         [("--json", json_path), ("--junit", junit_path), ("--html", html_path), ("--plot", plot)],
-        [rollouts],
+        [rollouts, processed],
     )
     output = Output(
         json_path,
@@ -182,10 +198,22 @@ def gradients(
             from gymcheck.loading import load_tokenizer
 
             loaded_tokenizer = load_tokenizer(tokenizer)
+        processing = load_processing(
+            processor=processor, processed=processed, batch_format=batch_format.value
+        )
     if not records:
         usage_error(f"{rollouts}: no rollout records")
 
-    gradient = check_gradient_flow(records, model, max_rollouts=gradient_rollouts)
+    checks: list[CheckResult] = []
+    batches = None
+    label = OWN_PROCESSING
+    if processing is not None:
+        label = processing.label
+        batches = process_batch(records, processing, tokenizer=loaded_tokenizer or model.tokenizer)
+        checks.append(training_batch_result(batches, label))
+    gradient = gradient_flow_for(
+        records, model, batches=batches, label=label, max_rollouts=gradient_rollouts
+    )
     started = time.perf_counter()
     total = len(records) if max_rollouts is None else min(max_rollouts, len(records))
     try:
@@ -197,11 +225,13 @@ def gradients(
                 temperature=temperature,
                 max_rollouts=max_rollouts,
                 progress=progress,
+                samples=agreement_samples(batches) if batches is not None else None,
             ),
             total,
         )
-        logprob = agreement_result(
-            agreement, max_mult_prob_error=max_mult_prob_error, max_kl=max_kl
+        logprob = name_processing(
+            agreement_result(agreement, max_mult_prob_error=max_mult_prob_error, max_kl=max_kl),
+            label,
         )
     except Exception as exc:  # the user's model raised: a check error, not a traceback
         logprob = CheckResult(
@@ -214,7 +244,7 @@ def gradients(
     if notes:
         logprob.details.setdefault("skipped", []).extend(notes)
 
-    report = Report([gradient, logprob], title="Training signal validation")
+    report = Report([*checks, gradient, logprob], title="Training signal validation")
     for result in report.checks:
         output.check(result)
     console.print()
@@ -276,7 +306,9 @@ def summary_table(report: Report) -> Table:
     for result in report.checks:
         d = result.details
         rows: list[tuple[str, str]] = [("status", result.status.value)]
-        if result.id == "gradient_flow":
+        if result.id == "training_batch":
+            rows += [(key, str(d[key])) for key in ("processing", "samples", "codes") if d.get(key)]
+        elif result.id == "gradient_flow":
             rows += [
                 (key, f"{d[key]:.4g}" if isinstance(d[key], float) else str(d[key]))
                 for key in ("samples", "generated_tokens", "mask_tokens", "loss", "grad_norm")

@@ -29,6 +29,12 @@ from gymcheck.cli.output import (
     QuietOpt,
     VerboseOpt,
 )
+from gymcheck.cli.processing_options import (
+    BatchFormat,
+    BatchFormatOpt,
+    ProcessedOpt,
+    ProcessorOpt,
+)
 from gymcheck.cli.progress import suite_progress
 from gymcheck.reference.faults import FAULTS, Fault
 from gymcheck.render import console as console_renderer
@@ -69,6 +75,8 @@ def _target(config: SuiteConfig) -> str:
         f"Gym {config.gym_url}" if config.gym_url else None,
         f"rollouts {', '.join(map(str, config.rollouts))}" if config.rollouts else None,
         f"fault {config.fault}" if config.fault else None,
+        f"processor {config.processor}" if config.processor else None,
+        f"processed {config.processed}" if config.processed else None,
     ]
     return "; ".join(p for p in parts if p)
 
@@ -172,6 +180,9 @@ def validate(
             rich_help_panel=TRAINING,
         ),
     ] = 1.0,
+    processor: ProcessorOpt = None,
+    processed: ProcessedOpt = None,
+    batch_format: BatchFormatOpt = BatchFormat.auto,
     save_rollouts: SaveRolloutsOpt = None,
     json_path: JsonOpt = None,
     junit_path: JunitOpt = None,
@@ -193,9 +204,12 @@ def validate(
             ("--html", html_path),
             ("--save-rollouts", save_rollouts),
         ],
-        [*(rollouts or []), input_path],
+        [*(rollouts or []), input_path, processed],
     )
-    for path in [*(rollouts or []), *([input_path] if input_path else [])]:
+    if processor and processed:
+        usage_error("pass --processor or --processed, not both")
+    inputs = [*(rollouts or []), *([input_path] if input_path else [])]
+    for path in [*inputs, *([processed] if processed else [])]:
         if not path.is_file():
             usage_error(f"{path}: no such file" if not path.exists() else f"{path} is not a file")
     config = SuiteConfig(
@@ -212,6 +226,9 @@ def validate(
         envs=tuple(env) if env else None,
         temperature=temperature,
         save_rollouts=save_rollouts,
+        processor=processor,
+        processed=processed,
+        batch_format=batch_format.value,
     )
     output = Output(
         json_path, junit_path, html_path, output_format, quiet, verbose, target=_target(config)

@@ -9,9 +9,11 @@ wrong mask is measured at the wrong positions, as the trainer would.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from gymcheck.checks.training_batch.diagnose import PairedSample, RolloutBatch
+from gymcheck.report import CheckResult, Status, Step
 from gymcheck.rollout import TrainingSequence
 from gymcheck.training import GenerationSpan, TrainingSample
 
@@ -99,3 +101,53 @@ def agreement_samples(batches: Sequence[RolloutBatch]) -> list[list[TrainingSamp
         ]
         for batch in batches
     ]
+
+
+OWN_PROCESSING = "gymcheck's own processing (message_log from the rollout's token ids)"
+
+
+def name_processing(result: CheckResult, label: str) -> CheckResult:
+    """Name the processing that was trained or scored, in the details and the console."""
+    result.details["processing"] = label
+    result.steps.insert(0, Step("processing", Status.PASS, f"Samples: {label}"))
+    return result
+
+
+def gradient_flow_for(
+    records: Sequence[Mapping[str, Any]],
+    model: Any,
+    *,
+    batches: Sequence[RolloutBatch] | None = None,
+    label: str = OWN_PROCESSING,
+    max_rollouts: int = 4,
+) -> CheckResult:
+    """``gradient_flow`` on the user's samples when ``batches`` are given, else on gymcheck's."""
+    from gymcheck.checks.gradients import check_gradient_flow, gradient_flow_on_sequences
+
+    if batches is None:
+        return name_processing(
+            check_gradient_flow(records, model, max_rollouts=max_rollouts), label
+        )
+    chosen = [b for b in batches if b.paired][:max_rollouts]
+    samples, notes = gradient_samples(chosen)
+    result = gradient_flow_on_sequences(samples, model, notes=notes)
+    result.details["rollouts"] = len(chosen)
+    return name_processing(result, label)
+
+
+def logprob_agreement_for(
+    records: Sequence[Mapping[str, Any]],
+    model: Any,
+    *,
+    batches: Sequence[RolloutBatch] | None = None,
+    label: str = OWN_PROCESSING,
+    **options: Any,
+) -> CheckResult:
+    """``logprob_agreement`` on the user's samples when ``batches`` are given, else on
+    gymcheck's; ``options`` go to ``check_logprob_agreement``."""
+    from gymcheck.checks.logprobs import check_logprob_agreement
+
+    samples = agreement_samples(batches) if batches is not None else None
+    return name_processing(
+        check_logprob_agreement(records, model, samples=samples, **options), label
+    )
