@@ -113,23 +113,6 @@ def split_ranges(path: str | os.PathLike[str], parts: int) -> list[tuple[int, in
     return list(itertools.pairwise(cuts))
 
 
-def count_lines(path: str | os.PathLike[str], start: int, end: int) -> int:
-    """Newlines in ``[start, end)`` plus one for an unterminated last line."""
-    count = 0
-    last = b"\n"
-    with open_input(path) as handle:
-        handle.seek(start)
-        remaining = end - start
-        while remaining > 0:
-            block = handle.read(min(_READ_SIZE, remaining))
-            if not block:
-                break
-            count += block.count(b"\n")
-            last = block[-1:]
-            remaining -= len(block)
-    return count + (1 if end > start and last != b"\n" else 0)
-
-
 def parse_line(line: RawLine) -> tuple[Any, str | None]:
     """``(value, None)``, or ``(None, reason)`` when the line is not a JSON value.
 

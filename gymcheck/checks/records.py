@@ -28,16 +28,6 @@ LOGPROBS_LENGTH_MISMATCH = "logprobs_length_mismatch"
 LOGPROBS_INVALID = "logprobs_invalid"
 TOKEN_ID_OUT_OF_RANGE = "token_id_out_of_range"
 
-RECORD_CODES = (
-    SCHEMA,
-    REWARD_INVALID,
-    NO_TRAINABLE_OUTPUT,
-    EMPTY_GENERATION,
-    LOGPROBS_LENGTH_MISMATCH,
-    LOGPROBS_INVALID,
-    TOKEN_ID_OUT_OF_RANGE,
-)
-
 _FIX_TOKEN_FIELDS = (
     "serve through NeMo Gym's vllm_model with return_token_id_information: true (or "
     "vllm_model_for_training), and make the endpoint return prompt/generation token ids and "
