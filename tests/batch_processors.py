@@ -254,3 +254,22 @@ def returns_none(record: dict[str, Any], tokenizer: Any) -> Any:
 
 def unknown_shape(record: dict[str, Any], tokenizer: Any) -> Any:
     return {"tokens": [1, 2, 3], "weights": [0, 1, 1]}
+
+
+def flat_padding_kept(record: dict[str, Any], tokenizer: Any) -> Any:
+    """The padded row without its attention_mask: the pad tokens look like sequence."""
+    sample = flat(record, tokenizer)
+    del sample["attention_mask"]
+    return sample
+
+
+def nemo_rl_logprobs_of_another(record: dict[str, Any], tokenizer: Any) -> Any:
+    """generation_logprobs taken from another rollout's entries (a batch zipped out of order)."""
+    import torch
+
+    sample = nemo_rl(record, tokenizer)
+    for entry in sample["message_log"]:
+        if "generation_logprobs" in entry:
+            n = len(entry["generation_logprobs"])
+            entry["generation_logprobs"] = -torch.linspace(0.5, 3.0, n)
+    return sample

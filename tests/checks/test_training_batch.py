@@ -170,6 +170,29 @@ def test_the_reward_of_another_rollout(episode: dict, qwen3_tokenizer: Any) -> N
     assert (finding.details["sample_reward"], finding.details["rollout_reward"]) == (0.0, 0.75)
 
 
+def test_padding_left_in_is_extra_tokens_after_the_sequence(
+    episode: dict, spans: list, qwen3_tokenizer: Any
+) -> None:
+    (finding,) = only(
+        check_training_batch([episode], processor=bp.flat_padding_kept, tokenizer=qwen3_tokenizer),
+        "batch_tokens_mismatch",
+    )
+    assert (finding.token_index, finding.details["extra_tokens"]) == (spans[2][1], 2)
+
+
+def test_logprobs_that_no_shift_explains_are_a_mismatch(
+    episode: dict, spans: list, qwen3_tokenizer: Any
+) -> None:
+    (finding,) = only(
+        check_training_batch(
+            [episode], processor=bp.nemo_rl_logprobs_of_another, tokenizer=qwen3_tokenizer
+        ),
+        "batch_logprobs_mismatch",
+    )
+    assert finding.token_index == spans[0][0]
+    assert finding.details["tokens"] == sum(end - start for start, end in spans)
+
+
 def test_a_failed_rollouts_placeholder_that_trains(episode: dict, qwen3_tokenizer: Any) -> None:
     failed = {"responses_create_params": {"input": []}, "response": {"output": []}, "reward": 0.0}
     (finding,) = only(

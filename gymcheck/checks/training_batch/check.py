@@ -67,7 +67,8 @@ def training_batch_result(batches: Sequence[RolloutBatch], label: str) -> CheckR
     }
     if notes:
         details["notes"] = notes
-    steps = [
+    steps = [Step("processing", Status.PASS, data={"processing": label, "shapes": dict(shapes)})]
+    steps += [
         Step(
             name,
             Status.FAIL if any(codes[c] for c in covered) else Status.PASS,

@@ -15,6 +15,9 @@ _CLAIMS = {
 
 
 def step_text(step: Step) -> str | None:
+    if step.name == "processing" and "processing" in step.data:
+        shapes = ", ".join(f"{n} {shape}" for shape, n in sorted(step.data["shapes"].items()))
+        return f"Samples: {step.data['processing']} ({shapes or 'none'})"
     claim = _CLAIMS.get(step.name)
     if claim is None or "findings" not in step.data:
         return None
