@@ -19,15 +19,17 @@ from typing import Any
 
 import httpx
 
+from gymcheck.errors import GymcheckError
+
 DEFAULT_MAX_RESPONSE_BYTES = 32 << 20
 """A chat completion of 100k tokens with logprobs is a few MB; more means a broken server."""
 
 
-class DeadlineExceeded(Exception):
+class DeadlineExceeded(GymcheckError):
     """The exchange did not finish (connect, headers and body) within its deadline."""
 
 
-class ResponseTooLarge(Exception):
+class ResponseTooLarge(GymcheckError):
     """The body is over the cap; ``size`` is what was declared or read before stopping."""
 
     def __init__(self, size: int, limit: int, *, declared: bool) -> None:

@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from gymcheck.errors import GymcheckError
+
 AGENTS = "responses_api_agents"
 RESOURCES = "resources_servers"
 ENVIRONMENTS = "environment_servers"
@@ -33,7 +35,7 @@ TASK_INDEX = "_ng_task_index"
 ROLLOUT_INDEX = "_ng_rollout_index"
 
 
-class RoutingError(Exception):
+class RoutingError(GymcheckError):
     """A row that names no agent, or one the deployment does not have."""
 
 
