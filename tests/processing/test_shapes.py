@@ -131,3 +131,27 @@ def test_a_verl_dataproto_batch_with_one_attention_mask_over_prompt_and_response
     )
     assert first.logprobs == [None, None, -0.5, 0.0, -0.25]
     assert (second.token_ids, second.trained) == ([5, 6, 7, 8, 9, 9], [0, 0, 0, 0, 1, 1])
+
+
+def test_a_pydantic_agent_loop_output_like_verls() -> None:
+    from pydantic import BaseModel
+
+    class AgentLoopOutput(BaseModel):  # the fields of verl's agent-loop output
+        prompt_ids: list[int]
+        response_ids: list[int]
+        response_mask: list[int]
+        response_logprobs: list[float] | None = None
+        reward_score: float | None = None
+        num_turns: int = 0
+
+    output = AgentLoopOutput(
+        prompt_ids=IDS[:2],
+        response_ids=IDS[2:],
+        response_mask=[1, 1, 1],
+        response_logprobs=LPS[2:],
+        reward_score=1.0,
+        num_turns=2,
+    )
+    (sample,) = normalize(output)
+    assert (sample.shape, sample.token_ids, sample.trained) == ("verl", IDS, MASK)
+    assert (sample.reward, sample.logprobs) == (1.0, LPS)
