@@ -273,7 +273,7 @@ def _training_batch(inputs: _Inputs) -> CheckResult:
     return training_batch_result(inputs.batches, inputs.processing.label)
 
 
-def _processing_label(inputs: _Inputs) -> dict[str, Any]:
+def _user_samples(inputs: _Inputs) -> dict[str, Any]:
     """The user's samples for the training checks, when ``training_batch`` made them."""
     if inputs.processing is None or inputs.batches is None:
         return {}
@@ -283,7 +283,7 @@ def _processing_label(inputs: _Inputs) -> dict[str, Any]:
 def _gradient_flow(inputs: _Inputs, model: Any) -> CheckResult:
     from gymcheck.checks.training_batch.samples import gradient_flow_for
 
-    return gradient_flow_for(inputs.records, model, **_processing_label(inputs))
+    return gradient_flow_for(inputs.records, model, **_user_samples(inputs))
 
 
 def _logprob_agreement(
@@ -294,7 +294,7 @@ def _logprob_agreement(
     return logprob_agreement_for(
         inputs.records,
         model,
-        **_processing_label(inputs),
+        **_user_samples(inputs),
         tokenizer=inputs.tokenizer,
         temperature=config.temperature,
         progress=(lambda done, total: progress("Recomputing log-probs", done, total))
