@@ -19,13 +19,6 @@ from gymcheck.errors import UsageError
 
 PathLike = str | os.PathLike[str]
 
-_COMPRESSION_MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x1f\x8b", "gzip", "gunzip"),
-    (b"\x28\xb5\x2f\xfd", "zstd", "zstd -d"),
-    (b"BZh", "bzip2", "bunzip2"),
-    (b"\xfd7zXZ\x00", "xz", "unxz"),
-)
-
 
 def _kind(mode: int) -> str | None:
     """What a non-regular file is, in words; ``None`` for a regular file."""
@@ -79,16 +72,6 @@ def open_input(path: PathLike) -> BinaryIO:
         raise UsageError(f"{checked}: is {kind}, not a regular file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
-
-
-def compression_of(path: PathLike) -> tuple[str, str] | None:
-    """``(format, how to decompress)`` when the file starts with a compressor's magic bytes."""
-    with open_input(path) as handle:
-        head = handle.read(8)
-    for magic, name, tool in _COMPRESSION_MAGIC:
-        if head.startswith(magic):
-            return name, tool
-    return None
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from gymcheck.compressed import compression, decompressed
 from gymcheck.files import open_input
 
 _READ_SIZE = 1 << 20
@@ -52,23 +53,38 @@ def iter_lines(
     *,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[RawLine]:
-    """The lines of ``path`` in ``[start, end)``; ``start`` must be a line start."""
-    with open_input(path) as handle:
-        handle.seek(start)
-        offset = start
-        number = 0
-        while end is None or offset < end:
-            raw = handle.readline(max_line_bytes + 1)
-            if not raw:
-                break
-            number += 1
-            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
-                length = len(raw) + _skip_line(handle)
-                offset += length
-                yield RawLine(number, b"", True, offset, oversize=length)
-                continue
-            offset += len(raw)
-            yield RawLine(number, raw, raw.endswith(b"\n"), offset)
+    """The lines of ``path`` in ``[start, end)``; ``start`` must be a line start. A compressed
+    file (``gymcheck.compressed``) is read whole, as its decompressed lines."""
+    with open_input(path) as raw:
+        name = compression(raw)
+        if name is not None and (start or end is not None):
+            raise ValueError(f"{path}: a {name} stream has no byte ranges")
+        with decompressed(raw, name) as handle:
+            handle.seek(start)
+            yield from read_lines(handle, start, end, max_line_bytes=max_line_bytes)
+
+
+def read_lines(
+    handle: BinaryIO,
+    offset: int = 0,
+    end: int | None = None,
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> Iterator[RawLine]:
+    """The lines of an open stream from its position ``offset`` to ``end``."""
+    number = 0
+    while end is None or offset < end:
+        raw = handle.readline(max_line_bytes + 1)
+        if not raw:
+            break
+        number += 1
+        if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+            length = len(raw) + _skip_line(handle)
+            offset += length
+            yield RawLine(number, b"", True, offset, oversize=length)
+            continue
+        offset += len(raw)
+        yield RawLine(number, raw, raw.endswith(b"\n"), offset)
 
 
 def _skip_line(handle: BinaryIO) -> int:
