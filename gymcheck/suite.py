@@ -82,6 +82,8 @@ class _Inputs:
     batches: Any = None
     """Each rollout's processed samples and their findings, once ``training_batch`` ran."""
     collection_findings: list[Finding] = field(default_factory=list)
+    scanned_continuity: CheckResult | None = None
+    """``token_continuity`` of rollout files, from the same scan as ``gymcheck rollouts``."""
     gym_url: str | None = None
     rows: list[Any] = field(default_factory=list)
 
@@ -177,10 +179,6 @@ def _token_roundtrip(inputs: _Inputs) -> CheckResult:
 
 
 def _gather_records(config: SuiteConfig, inputs: _Inputs, progress: StepProgress | None) -> None:
-    if config.rollouts:
-        for path in config.rollouts:
-            _read_rollout_file(path, inputs)
-        return
     from gymcheck.collect import collect_rollouts, load_task_rows
 
     if config.input_path is not None:
@@ -209,17 +207,21 @@ def _write_jsonl(path: Path, records: Sequence[Any]) -> None:
             handle.write(orjson.dumps(record) + b"\n")
 
 
-def _read_rollout_file(path: Path, inputs: _Inputs) -> None:
-    """Load a JSONL of rollouts; a line that is not JSON becomes a ``schema`` finding."""
+def _scan_rollout_files(config: SuiteConfig, inputs: _Inputs) -> CheckResult:
+    """Both rollout checks over the files exactly as ``gymcheck rollouts`` makes them (same
+    counts, findings at ``file:line``); the records that parse stay for the training checks."""
     from gymcheck.jsonl import iter_values
+    from gymcheck.scan import scan
 
-    for number, record, problem in iter_values(path):
-        if problem is None:
-            inputs.records.append(record)
-        else:
-            inputs.collection_findings.append(
-                Finding(code="schema", message=problem, source=str(path), line=number)
-            )
+    collection, inputs.scanned_continuity = scan(
+        config.rollouts,
+        tokenizer=inputs.tokenizer,
+        reward_range=config.reward_range,
+        spool_findings=True,
+    ).results()
+    for path in config.rollouts:
+        inputs.records.extend(record for _, record, problem in iter_values(path) if not problem)
+    return collection
 
 
 def _rollout_collection(
@@ -227,6 +229,8 @@ def _rollout_collection(
 ) -> CheckResult:
     from gymcheck.checks.collection import check_rollout_collection
 
+    if config.rollouts:
+        return _scan_rollout_files(config, inputs)
     _gather_records(config, inputs, progress)
     vocab_size = len(inputs.tokenizer) if inputs.tokenizer is not None else None
     result = check_rollout_collection(
@@ -242,6 +246,8 @@ def _rollout_collection(
 
 
 def _token_continuity(inputs: _Inputs) -> CheckResult:
+    if inputs.scanned_continuity is not None:
+        return inputs.scanned_continuity
     if not inputs.records:
         return skip("token_continuity", "no rollouts to check")
     from gymcheck.checks.continuity import check_token_continuity

@@ -208,10 +208,15 @@ def validate(
     )
     if processor and processed:
         usage_error("pass --processor or --processed, not both")
-    inputs = [*(rollouts or []), *([input_path] if input_path else [])]
-    for path in [*inputs, *([processed] if processed else [])]:
-        if not path.is_file():
-            usage_error(f"{path}: no such file" if not path.exists() else f"{path} is not a file")
+    with usage_errors():
+        from gymcheck.files import check_input_file
+        from gymcheck.scan import check_paths
+
+        if rollouts:
+            check_paths(rollouts)  # a FIFO, a device or a compressed dump: exit 2 now
+        for path in (input_path, processed):
+            if path is not None:
+                check_input_file(path)
     config = SuiteConfig(
         base_url=base_url,
         model=model,

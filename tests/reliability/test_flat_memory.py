@@ -87,3 +87,23 @@ def test_workers_are_capped_by_cpus_and_by_the_work(bad_file, tmp_path):
     assert worker_count(1000, [bad_file]) <= (os.cpu_count() or 1)
     assert worker_count(1000, [small]) == 1
     assert worker_count(1, [bad_file]) == 1
+
+
+def test_validate_rollouts_counts_what_rollouts_counts_at_the_same_lines(bad_file, tmp_path):
+    by_rollouts, by_validate = tmp_path / "rollouts.json", tmp_path / "validate.json"
+    first = CliRunner().invoke(app, ["rollouts", str(bad_file), "--json", str(by_rollouts)])
+    second = CliRunner().invoke(
+        app, ["validate", "--rollouts", str(bad_file), "--json", str(by_validate)]
+    )
+    assert (first.exit_code, second.exit_code) == (1, 1)
+    scanned, validated = (orjson.loads(p.read_bytes()) for p in (by_rollouts, by_validate))
+
+    def located(report: dict) -> list[tuple[str, str, int]]:
+        return [(f["code"], f["source"], f["line"]) for f in report["findings"]]
+
+    assert located(validated) == located(scanned)
+    assert len(located(validated)) == BAD_REWARDS + NOT_JSON
+    collection = {c["id"]: c for c in validated["checks"]}["rollout_collection"]
+    rollouts = BAD_REWARDS * 2 + NOT_JSON
+    assert collection["details"]["rollouts"] == rollouts
+    assert collection["summary"].startswith(f"{BAD_REWARDS + NOT_JSON} of {rollouts} rollouts")
