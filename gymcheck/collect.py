@@ -21,14 +21,17 @@ from typing import Any
 import httpx
 import orjson
 
+from gymcheck.deadline import Answer, DeadlineExceeded, ResponseTooLarge, exchange, new_client
 from gymcheck.errors import GymcheckError, UsageError
 from gymcheck.gym_routing import GymDirectory, RoutingError, parse_instances, stamp_indices
 from gymcheck.progress import Progress
-from gymcheck.redact import clip
+from gymcheck.redact import add_url, clip
 from gymcheck.report import Finding
 
 ROLLOUT_FAILED = "rollout_failed"
 DISCOVERY_TIMEOUT_S = 10.0
+MAX_ROLLOUT_BYTES = 64 << 20
+"""The largest /run answer read: a rollout line as large as the scan's line-size cap."""
 
 
 @dataclass(slots=True)
@@ -51,17 +54,33 @@ class _Failure(GymcheckError):
         self.status_code = status_code
 
 
-def _get_json(client: httpx.Client, url: str) -> Any:
+def _exchange(
+    client: httpx.Client, method: str, url: str, deadline_s: float, content: bytes | None = None
+) -> Answer:
+    """One exchange within a total deadline and the rollout size cap, or a ``_Failure``."""
     try:
-        answer = client.get(url)
-    except httpx.TimeoutException as exc:
-        raise _Failure("timeout", f"GET {url} timed out") from exc
+        return exchange(
+            client,
+            method,
+            url,
+            deadline_s=deadline_s,
+            max_bytes=MAX_ROLLOUT_BYTES,
+            content=content,
+            headers=_JSON_HEADERS if content is not None else None,
+        )
+    except DeadlineExceeded as exc:
+        raise _Failure("timeout", f"{method} {url} timed out ({exc})") from exc
+    except ResponseTooLarge as exc:
+        raise _Failure("too_large", f"{method} {url}: {exc}") from exc
     except httpx.HTTPError as exc:
         raise _Failure("unreachable", f"cannot reach {url} ({type(exc).__name__}: {exc})") from exc
-    return _decode(answer, f"GET {url}")
 
 
-def _decode(answer: httpx.Response, what: str) -> Any:
+def _get_json(client: httpx.Client, url: str, deadline_s: float = DISCOVERY_TIMEOUT_S) -> Any:
+    return _decode(_exchange(client, "GET", url, deadline_s), f"GET {url}")
+
+
+def _decode(answer: Answer, what: str) -> Any:
     if not answer.is_success:
         raise _Failure(
             "http_status",
@@ -76,10 +95,10 @@ def _decode(answer: httpx.Response, what: str) -> Any:
         ) from exc
 
 
-def _error_text(answer: httpx.Response) -> str:
+def _error_text(answer: Answer) -> str:
     try:
-        body = answer.json()
-    except ValueError:
+        body = orjson.loads(answer.content)
+    except orjson.JSONDecodeError:
         return clip(answer.text, 300)
     error = body.get("error", body) if isinstance(body, Mapping) else body
     if isinstance(error, Mapping) and "message" in error:
@@ -114,14 +133,11 @@ def _global_config(client: httpx.Client, root: str) -> Mapping[str, Any] | None:
     return config if isinstance(config, Mapping) else None
 
 
-def _run_one(client: httpx.Client, agent_url: str, row: Mapping[str, Any]) -> dict[str, Any]:
+def _run_one(
+    client: httpx.Client, agent_url: str, row: Mapping[str, Any], deadline_s: float
+) -> dict[str, Any]:
     url = agent_url + "/run"
-    try:
-        answer = client.post(url, content=orjson.dumps(row), headers=_JSON_HEADERS)
-    except httpx.TimeoutException as exc:
-        raise _Failure("timeout", f"POST {url} timed out ({type(exc).__name__})") from exc
-    except httpx.HTTPError as exc:
-        raise _Failure("unreachable", f"cannot reach {url} ({type(exc).__name__}: {exc})") from exc
+    answer = _exchange(client, "POST", url, deadline_s, orjson.dumps(row))
     record = _decode(answer, f"POST {url}")
     if not isinstance(record, dict):
         raise _Failure("invalid_json", f"POST {url} answered a JSON {type(record).__name__}")
@@ -151,6 +167,8 @@ _FIXES = {
     "unreachable": "start the Gym servers (`gym env start ...`) and check --gym-url",
     "http_status": "the agent failed the episode: see the message and the agent's log",
     "invalid_json": "the agent answered something that is not a rollout record",
+    "too_large": "the agent's answer is over the size cap: a runaway generation (check the model "
+    "server honours max_tokens) or an agent that returns more than one rollout",
     "agent_not_found": "pass --agent with one of the listed agent instances, or set agent_ref "
     "(or task_source) in the rows",
 }
@@ -176,11 +194,10 @@ def collect_rollouts(
     total = len(rows)
     if progress is not None:
         progress(0, total)
-    timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
-    with httpx.Client(timeout=timeouts) as client:
+    add_url(gym_url)
+    with new_client() as client:
         try:
-            with httpx.Client(timeout=min(timeout, DISCOVERY_TIMEOUT_S)) as head:
-                directory = discover(head, gym_url)
+            directory = discover(client, gym_url)
         except _Failure as failure:
             source = gym_url.rstrip("/") + "/server_instances"
             collection.findings = [_failed(i, failure, source) for i in range(total)]
@@ -199,7 +216,7 @@ def collect_rollouts(
             except RoutingError as exc:
                 return _failed(index, _Failure("agent_not_found", str(exc)), source)
             try:
-                return _run_one(client, route.url, route.body)
+                return _run_one(client, route.url, route.body, timeout)
             except _Failure as failure:
                 return _failed(index, failure, route.url + "/run")
 

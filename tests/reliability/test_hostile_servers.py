@@ -180,3 +180,15 @@ def test_no_secret_reaches_any_output_of_validate_through_the_agent(tmp_path):
     for text in texts:
         assert leaks(text, SECRET) == []
         assert f"pw-{SECRET}" not in text
+
+
+def test_a_trickling_gym_head_is_bounded_by_the_discovery_deadline():
+    from gymcheck.collect import DISCOVERY_TIMEOUT_S, collect_rollouts
+
+    with serving(trickle_headers) as server:
+        started = time.monotonic()
+        collection = collect_rollouts(server.url, [{"responses_create_params": {}}], timeout=3)
+        elapsed = time.monotonic() - started
+    [finding] = collection.findings
+    assert (finding.code, finding.details["cause"]) == ("rollout_failed", "timeout")
+    assert elapsed < DISCOVERY_TIMEOUT_S + SLACK_S
