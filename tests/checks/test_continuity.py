@@ -158,6 +158,29 @@ def test_canonical_text_and_reasoning_split():
     assert split_reasoning("<think>\nR\n</think>\n\nA") == ("\nR\n", "\n\nA", "</think>")
     assert split_reasoning("R</think>A") == ("R", "A", "</think>")
     assert split_reasoning("plain") == ("", "plain", None)
+    # A marker inside a JSON string (a sampled tool-call argument) delimits nothing.
+    call = '<tool_call>{"name": "f", "arguments": {"city": "a</think>b"}}</tool_call>'
+    assert split_reasoning(call) == ("", call, None)
+    assert split_reasoning('<think>{"x": 1}</think>' + call) == ('{"x": 1}', call, "</think>")
+
+
+def test_a_reasoning_marker_inside_a_rerendered_tool_call_is_not_reasoning(qwen3_tokenizer):
+    """Seen against stock vLLM: a sampled city name held '</think>'; the call was re-rendered."""
+    city = "kestrel</think></think><tool_call><think> snowy"
+    im_end = qwen3_tokenizer.convert_tokens_to_ids("<|im_end|>")
+    turns = tito_turns(qwen3_tokenizer, 2)
+    (prompt, _), (_, final) = turns
+    odd = '{"name": "get_weather", "arguments": {   "city": ' + json.dumps(city) + "}}"
+    generated = [*encode(qwen3_tokenizer, f"<tool_call>\n{odd}\n</tool_call>"), im_end]
+    call = {"name": "get_weather", "arguments": {"city": city}}
+    rerendered = (
+        f"<tool_call>\n{json.dumps(call, ensure_ascii=False)}\n</tool_call><|im_end|>\n"
+        "<|im_start|>user\n<tool_response>\nsnow\n</tool_response><|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    next_prompt = prompt + encode(qwen3_tokenizer, rerendered)
+    [(cause, turn, _)] = breaks([(prompt, generated), (next_prompt, final)], qwen3_tokenizer)
+    assert (cause, turn) == ("rerendered", 2)
 
 
 episodes = st.lists(

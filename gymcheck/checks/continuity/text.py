@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from gymcheck.checks.token_window import WINDOW_AFTER, WINDOW_BEFORE
@@ -39,6 +39,27 @@ def window(ids: Sequence[int], index: int, text: Decoder | None) -> str:
 _JSON = json.JSONDecoder()
 
 
+def json_spans(text: str, openers: str = "{[") -> Iterator[tuple[int, int, Any]]:
+    """``(start, end, value)`` of each JSON value in ``text`` that opens with one of
+    ``openers``, left to right; values inside one are part of it."""
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] in openers:
+            try:
+                value, end = _JSON.raw_decode(text, i)
+            except ValueError:
+                pass
+            else:
+                yield i, end, value
+                i = end
+                continue
+        i += 1
+
+
+def _without_space(text: str) -> str:
+    return "".join(char for char in text if not char.isspace())
+
+
 def canonical_text(text: str) -> str:
     """``text`` with every JSON value in canonical form and all other whitespace removed.
 
@@ -46,23 +67,23 @@ def canonical_text(text: str) -> str:
     the same canonical text.
     """
     out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        if char in "{[":
-            try:
-                value, end = _JSON.raw_decode(text, i)
-            except ValueError:
-                pass
-            else:
-                out.append(
-                    json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-                )
-                i = end
-                continue
-        if not char.isspace():
-            out.append(char)
-        i += 1
+    last = 0
+    for start, end, value in json_spans(text):
+        out.append(_without_space(text[last:start]))
+        out.append(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+        last = end
+    out.append(_without_space(text[last:]))
+    return "".join(out)
+
+
+def _json_blanked(text: str) -> str:
+    """``text`` with each JSON value replaced by as many spaces: what is left is not data."""
+    out: list[str] = []
+    last = 0
+    for start, end, _ in json_spans(text):
+        out += [text[last:start], " " * (end - start)]
+        last = end
+    out.append(text[last:])
     return "".join(out)
 
 
@@ -78,9 +99,13 @@ def split_reasoning(
     be in the prompt, as with templates that start the generation inside ``<think>``), or a
     ``reasoning`` item's text that the generation holds verbatim.
     """
-    block = find_reasoning(generated, REASONING_MARKERS, open_ended=False)
+    # A marker inside a JSON value (a tool call's string argument) is text, not a delimiter.
+    block = find_reasoning(_json_blanked(generated), REASONING_MARKERS, open_ended=False)
     if block is not None:
-        return block.reasoning, block.head + block.tail, block.closing
+        start = len(block.head) + len(block.opening)
+        end = start + len(block.reasoning)
+        after = end + len(block.closing)
+        return generated[start:end], generated[: len(block.head)] + generated[after:], block.closing
     for reasoning in reasoning_texts:
         position = generated.find(reasoning) if reasoning.strip() else -1
         if position >= 0:

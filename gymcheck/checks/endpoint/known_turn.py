@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from gymcheck.checks.continuity.text import json_spans
 from gymcheck.checks.endpoint.probe import Completion
 from gymcheck.checks.endpoint.requests import WEATHER_TOOL, tool_results
 from gymcheck.tokeninfo import TokenInfo
@@ -22,25 +23,16 @@ from gymcheck.tokeninfo import TokenInfo
 KNOWN_ARGUMENTS: dict[str, Any] = {"city": "Paris"}
 # Valid JSON that no chat template's ``tojson`` writes.
 ODD_SEPARATORS = (" ,  ", " :  ")
-_JSON = json.JSONDecoder()
 
 
 def respaced(text: str) -> str:
     """``text`` with every JSON object in it re-serialized with ``ODD_SEPARATORS``."""
     out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] == "{":
-            try:
-                value, end = _JSON.raw_decode(text, i)
-            except ValueError:
-                pass
-            else:
-                out.append(json.dumps(value, ensure_ascii=False, separators=ODD_SEPARATORS))
-                i = end
-                continue
-        out.append(text[i])
-        i += 1
+    last = 0
+    for start, end, value in json_spans(text, "{"):
+        out += [text[last:start], json.dumps(value, ensure_ascii=False, separators=ODD_SEPARATORS)]
+        last = end
+    out.append(text[last:])
     return "".join(out)
 
 
