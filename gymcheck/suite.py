@@ -335,11 +335,15 @@ def iter_suite(
 
     Raises ``GymcheckError`` subclasses for usage errors (a tokenizer that cannot be loaded).
     """
-    from gymcheck.processing import load_processing
+    from gymcheck.processing import Processing, load_processing
 
     processing = load_processing(
         processor=config.processor, processed=config.processed, batch_format=config.batch_format
     )
+    if processing is None and config.uses_embedded_gym:
+        from gymcheck.processing import reference
+
+        processing = Processing(reference.LABEL, reference.process)
     with _embedded_stack(config) as stack:
         inputs = _resolve_inputs(config, stack)
         inputs.processing = processing

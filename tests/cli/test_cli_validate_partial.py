@@ -6,6 +6,7 @@ still exits 1.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,11 @@ from typer.testing import CliRunner
 
 from gymcheck.cli import app
 
-NOT_RUN = "Not run: http_endpoint (no --base-url: the endpoint is not part of this run)."
+NOT_RUN = (
+    "Not run: http_endpoint (no --base-url: the endpoint is not part of this run); "
+    "training_batch (no --processor or --processed: the trainer's own processing is not part "
+    "of this run)."
+)
 
 
 def validate(tmp_path: Path, records: list[dict[str, Any]], tokenizer_dir: Path):
@@ -57,7 +62,7 @@ def test_clean_rollouts_alone_exit_0_and_name_the_endpoint_as_not_run(
     assert (report["passed"], report["partial"], report["not_run"]) == (
         True,
         True,
-        ["http_endpoint"],
+        ["http_endpoint", "training_batch"],
     )
     statuses = {c["id"]: c["status"] for c in report["checks"]}
     assert statuses["http_endpoint"] == "skip"
@@ -72,7 +77,7 @@ def test_clean_rollouts_alone_exit_0_and_name_the_endpoint_as_not_run(
     assert cases["rollout_collection"].find("failure") is None
 
     assert "<title>gymcheck: Partial validation: every check that ran passed</title>" in out["html"]
-    assert NOT_RUN in out["html"]
+    assert html.escape(NOT_RUN) in out["html"]
 
 
 def test_a_broken_record_still_exits_1(

@@ -185,6 +185,8 @@ def test_validate_through_a_gym_head_server_and_from_saved_rollouts(tmp_path: Pa
         )
     assert run.returncode == 0, run.stdout + run.stderr
     statuses = {c["id"]: c["status"] for c in orjson.loads(report_path.read_bytes())["checks"]}
+    # No --processor: the trainer's processing is not part of this run.
+    assert statuses.pop("training_batch") == "skip"
     assert set(statuses.values()) == {"pass"}, statuses
     assert len(saved.read_bytes().splitlines()) == len(stack.tasks)
 
@@ -202,12 +204,15 @@ def test_validate_through_a_gym_head_server_and_from_saved_rollouts(tmp_path: Pa
     statuses = {c["id"]: c["status"] for c in orjson.loads(report_path.read_bytes())["checks"]}
     # No endpoint in this run: it is skipped with the reason, and the rest still pass.
     assert statuses.pop("http_endpoint") == "skip"
+    assert statuses.pop("training_batch") == "skip"
     assert set(statuses.values()) == {"pass"}, statuses
     # A partial validation: everything that ran passed, and the closing line says what did not run.
     assert offline.returncode == 0, offline.stdout + offline.stderr
     assert offline.stdout.rstrip().splitlines()[-1] == (
         "✅ Partial validation: every check that ran passed. "
-        "Not run: http_endpoint (no --base-url: the endpoint is not part of this run)."
+        "Not run: http_endpoint (no --base-url: the endpoint is not part of this run); "
+        "training_batch (no --processor or --processed: the trainer's own processing is not "
+        "part of this run)."
     )
 
 
