@@ -74,6 +74,25 @@ def open_input(path: PathLike) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+MAX_SMALL_INPUT_BYTES = 64 << 20
+"""A strings file or a chat template read whole: more than this is not one."""
+
+
+def read_small_input(path: PathLike, what: str) -> bytes:
+    """A small input file read whole, through ``open_input``; ``UsageError`` names ``what``
+    when it cannot be read or is over ``MAX_SMALL_INPUT_BYTES``."""
+    try:
+        with open_input(path) as handle:
+            data = handle.read(MAX_SMALL_INPUT_BYTES + 1)
+    except UsageError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_SMALL_INPUT_BYTES:
+        raise UsageError(f"{what} {path} is over {MAX_SMALL_INPUT_BYTES >> 20} MiB")
+    return data
+
+
 def _identity(path: Path) -> tuple[int, int] | None:
     try:
         info = path.stat()

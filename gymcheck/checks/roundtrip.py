@@ -216,11 +216,10 @@ def decode_hazards(tokenizer: Any) -> list[int]:
 def load_strings(path: str | Path) -> list[str]:
     """User strings for the battery: a JSON array (``.json``), JSON strings one a line
     (``.jsonl``), or plain text one string a line. Raises ``UsageError`` when unreadable."""
+    from gymcheck.files import read_small_input
+
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read strings file {path}: {exc.strerror or exc}") from None
+    raw = read_small_input(path, "strings file")
     try:
         if path.suffix == ".json":
             strings = orjson.loads(raw)

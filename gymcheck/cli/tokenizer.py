@@ -26,11 +26,12 @@ from gymcheck.running import run_check
 
 def read_chat_template(path: Path) -> str:
     """A Jinja chat template from a file; ``UsageError`` when it cannot be read."""
+    from gymcheck.files import read_small_input
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise UsageError(f"cannot read chat template {path}: {reason}") from None
+        text = read_small_input(path, "chat template").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read chat template {path}: {exc}") from None
     if not text.strip():
         raise UsageError(f"chat template {path} is empty")
     return text

@@ -137,3 +137,20 @@ def test_validate_refuses_to_write_a_report_over_its_rollouts(tmp_path, flag):
     assert result.exit_code == 2
     assert "refusing to overwrite it" in one_error_line(result.output)
     assert path.read_bytes() == original
+
+
+@pytest.mark.parametrize(
+    ("flag", "what"), [("--strings", "strings file"), ("--chat-template", "chat template")]
+)
+def test_a_fifo_as_a_small_input_is_a_usage_error_not_a_hang(tmp_path, flag, what):
+    fifo = tmp_path / "input.txt"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "gymcheck", "tokenizer", "--tokenizer", "x", flag, str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 2
+    assert f"{what}: {fifo}: is a FIFO (named pipe)" in one_error_line(done.stderr)
