@@ -27,7 +27,12 @@ REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6
 """Shorter values (a user name like ``bob``) would blank out ordinary words."""
 
-_SECRET_ENV_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|COOKIE|AUTH", re.I)
+_SECRET_ENV_NAME = re.compile(
+    r"(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|COOKIE|AUTH)$", re.I
+)
+"""Names that end like a credential (``OPENAI_API_KEY``, ``HF_TOKEN``), not ones that merely
+contain the word (``TOKENIZERS_PARALLELISM``, ``SSH_AUTH_SOCK``)."""
+MIN_ENV_SECRET_LENGTH = 8
 
 _TOKEN_CHARS = r"[A-Za-z0-9._~+/=-]"
 _GENERIC = (
@@ -81,7 +86,7 @@ def _environment_secrets() -> set[str]:
     return {
         value
         for name, value in os.environ.items()
-        if _SECRET_ENV_NAME.search(name) and len(value) >= MIN_SECRET_LENGTH
+        if _SECRET_ENV_NAME.search(name) and len(value) >= MIN_ENV_SECRET_LENGTH
     }
 
 
