@@ -80,7 +80,7 @@ VerboseOpt = Annotated[
 ]
 
 _STARTED = time.time()  # the process's start, near enough: the CLI is imported first
-_SECRET_FLAG = re.compile(r"^--?[\w-]*(key|token|secret|password|passwd)[\w-]*$", re.I)
+_SECRET_WORDS = {"key", "token", "secret", "password", "passwd", "credential", "credentials"}
 _URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
@@ -97,7 +97,9 @@ def redacted_command(argv: list[str]) -> str:
             hide_next = False
             continue
         flag, eq, _value = word.partition("=")
-        secret = bool(_SECRET_FLAG.match(flag)) and not flag.endswith("-env")
+        words = flag.lower().lstrip("-").split("-") if flag.startswith("-") else []
+        # --api-key and --hf-token hide their value; --tokenizer and --api-key-env do not.
+        secret = bool(_SECRET_WORDS.intersection(words)) and words[-1] != "env"
         if secret and eq:
             out.append(f"{flag}=***")
             continue

@@ -6,7 +6,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from gymcheck.render.tokens import Token, TokenRow
+from gymcheck.render.tokens import Token, TokenRow, logprob_text
 
 PIECE_WIDTH = 14
 
@@ -33,7 +33,7 @@ def token_table(rows: list[TokenRow]) -> Table:
         ]
         if with_logprobs:
             logprob = row.expected.logprob if row.expected else None
-            cells.append(f"{logprob:.2f}" if logprob is not None else "")
+            cells.append(logprob_text(logprob))
         cells += [_piece(row.actual), _id(row.actual)]
         table.add_row(*cells, style=style)
     return table

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from gymcheck.render.tokens import VISIBLE, Token, TokenRow
+from gymcheck.render.tokens import VISIBLE, Token, TokenRow, logprob_text
 
 
 def _printable(ch: str) -> str:
@@ -51,7 +51,7 @@ def token_table(rows: list[TokenRow]) -> str:
         ]
         if with_logprobs:
             logprob = row.expected.logprob if row.expected else None
-            cells.append(f'<td class="num">{"" if logprob is None else f"{logprob:.3f}"}</td>')
+            cells.append(f'<td class="num">{logprob_text(logprob)}</td>')
         cells += [
             f'<td class="piece actual gap{mark}">{piece_html(row.actual)}</td>',
             f'<td class="num">{row.actual.id if row.actual else ""}</td>',

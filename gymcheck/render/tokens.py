@@ -35,6 +35,15 @@ class Token:
         return "".join(_visible(ch) for ch in self.piece) or "∅"
 
 
+def logprob_text(value: float | None) -> str:
+    """``-0.132``, ``-10.606``; near zero ``-2.1e-05``, so a sure token does not read ``-0.000``."""
+    if value is None:
+        return ""
+    if value == 0:
+        return "0"
+    return f"{value:.3f}" if abs(value) >= 1e-3 else f"{value:.1e}"
+
+
 @dataclass(frozen=True, slots=True)
 class TokenRow:
     position: int

@@ -105,7 +105,8 @@ def test_quiet_prints_only_the_summary(fixture_rollout_path) -> None:
 def test_the_command_line_is_redacted() -> None:
     argv = ["/venv/bin/gymcheck", "validate", "--base-url", "http://user:pw@host:8000/v1"]
     argv += ["--api-key", "sk-123", "--token=abc", "--api-key-env", "MY_KEY"]
+    argv += ["--tokenizer", "/models/qwen3"]
     assert redacted_command(argv) == (
         "gymcheck validate --base-url 'http://***@host:8000/v1' --api-key '***' "
-        "'--token=***' --api-key-env MY_KEY"
+        "'--token=***' --api-key-env MY_KEY --tokenizer /models/qwen3"
     )
