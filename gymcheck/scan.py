@@ -21,7 +21,7 @@ from gymcheck.checks.rollout_pass import RolloutTallies
 from gymcheck.compressed import compression, require_reader
 from gymcheck.errors import UsageError
 from gymcheck.files import check_input_file, open_input
-from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES, iter_lines, split_ranges
+from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES, split_ranges
 from gymcheck.report import Report
 from gymcheck.scan_lines import (
     Options,
@@ -30,7 +30,9 @@ from gymcheck.scan_lines import (
     RangeResult,
     ScanResult,
     add_file,
+    count_range,
     init_worker,
+    located,
     scan_range,
     scan_range_in_worker,
 )
@@ -76,6 +78,7 @@ def scan_rollouts(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     spool_findings: bool = False,
     fast: bool = True,
+    ray: str | None = None,
 ) -> Report:
     """Scan rollout JSONL files and report both rollout checks.
 
@@ -96,6 +99,7 @@ def scan_rollouts(
         max_line_bytes=max_line_bytes,
         spool_findings=spool_findings,
         fast=fast,
+        ray=ray,
     ).to_report()
 
 
@@ -109,11 +113,13 @@ def scan(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     spool_findings: bool = False,
     fast: bool = True,
+    ray: str | None = None,
 ) -> ScanResult:
     """Like ``scan_rollouts``, returning the tallies (counts per code, cause, turns).
 
     ``workers`` is capped by the CPU count; a line over ``max_line_bytes`` is a ``schema``
-    finding, skipped unread."""
+    finding, skipped unread. ``ray`` (an address, or ``local``) runs the scan as Ray tasks
+    instead of a local pool (``gymcheck.scan_ray``)."""
     files = check_paths(paths)
     if isinstance(tokenizer, str | os.PathLike):
         from gymcheck.loading import load_tokenizer
@@ -121,6 +127,12 @@ def scan(
         tokenizer = load_tokenizer(str(tokenizer))
     options = Options(reward_range, max_line_bytes, spool_findings, fast)
     result = ScanResult(RolloutTallies.bounded(spool=spool_findings), [str(p) for p in files])
+    if ray is not None:
+        from gymcheck.scan_ray import scan_with_ray
+
+        compressed = [(path, compression_of(path)) for path in files]
+        scan_with_ray(compressed, result, tokenizer, options, ray)
+        return result
     workers = worker_count(workers, files)
     if workers > 1:
         _scan_parallel(files, result, tokenizer, options, workers, progress)
@@ -145,28 +157,12 @@ def worker_count(requested: int, files: Sequence[Path]) -> int:
 # --- the process pool ---------------------------------------------------------------------
 
 
-def _count_range(where: Range, max_line_bytes: int) -> tuple[int, int]:
-    """``(lines, records)`` in the range: where the next range starts counting."""
-    lines = records = 0
-    for line in iter_lines(where.path, where.start, where.end, max_line_bytes=max_line_bytes):
-        lines = line.number
-        records += not line.blank
-    return lines, records
-
-
 def _located_ranges(
     pool: ProcessPoolExecutor, path: Path, parts: int, max_line_bytes: int
 ) -> list[Range]:
-    """The file cut into ranges, each knowing its first line and record (counted in the pool,
-    so that findings are created at their file position)."""
+    """The file cut into ranges that know their first line and record (counted in the pool)."""
     ranges = [Range(path, s, e) for s, e in split_ranges(path, parts)]
-    counts = list(pool.map(_count_range, ranges, [max_line_bytes] * len(ranges)))
-    located, lines, records = [], 0, 0
-    for where, (range_lines, range_records) in zip(ranges, counts, strict=True):
-        located.append(Range(path, where.start, where.end, lines, records))
-        lines += range_lines
-        records += range_records
-    return located
+    return located(ranges, pool.map(count_range, ranges, [max_line_bytes] * len(ranges)))
 
 
 def _scan_parallel(

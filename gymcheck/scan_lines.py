@@ -96,6 +96,26 @@ def add_file(
         )
 
 
+def count_range(where: Range, max_line_bytes: int) -> tuple[int, int]:
+    """``(lines, records)`` in the range: where the next range starts counting."""
+    lines = records = 0
+    for line in iter_lines(where.path, where.start, where.end, max_line_bytes=max_line_bytes):
+        lines = line.number
+        records += not line.blank
+    return lines, records
+
+
+def located(ranges: Sequence[Range], counts: Iterable[tuple[int, int]]) -> list[Range]:
+    """``ranges`` (of one file, in order) with their first line and record, from each range's
+    ``count_range``; findings are then created at their file position."""
+    result, lines, records = [], 0, 0
+    for where, (range_lines, range_records) in zip(ranges, counts, strict=True):
+        result.append(Range(where.path, where.start, where.end, lines, records))
+        lines += range_lines
+        records += range_records
+    return result
+
+
 def scan_range(
     where: Range, tokenizer: Any, options: Options, progress: Progress | None
 ) -> RangeResult:

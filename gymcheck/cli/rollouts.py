@@ -80,6 +80,16 @@ def rollouts(
             help="Longer lines are a schema finding, skipped unread (bounds the memory).",
         ),
     ] = DEFAULT_MAX_LINE_BYTES,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run the scan as Ray tasks: a cluster address (auto, HOST:PORT, "
+            "ray://HOST:PORT), or local to start Ray on 127.0.0.1 for this scan. Needs "
+            "gymcheck[ray].",
+        ),
+    ] = None,
     json_path: JsonOpt = None,
     junit_path: JunitOpt = None,
     html_path: HtmlOpt = None,
@@ -111,43 +121,46 @@ def rollouts(
 
     total = sum(p.stat().st_size for p in paths)
     try:
-        if is_interactive():
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+        with usage_errors():  # --ray without Ray, or a cluster that cannot be reached
+            if is_interactive():
+                from rich.progress import (
+                    BarColumn,
+                    DownloadColumn,
+                    Progress,
+                    TimeRemainingColumn,
+                    TransferSpeedColumn,
+                )
 
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=err_console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("Scanning rollouts", total=total)
+                with Progress(
+                    "[progress.description]{task.description}",
+                    BarColumn(),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    TimeRemainingColumn(),
+                    console=err_console,
+                    transient=True,
+                ) as bar:
+                    task = bar.add_task("Scanning rollouts", total=total)
+                    result = scan(
+                        paths,
+                        tokenizer=loaded,
+                        reward_range=low_high,
+                        workers=workers,
+                        progress=lambda n: bar.advance(task, n),
+                        max_line_bytes=max_line_bytes,
+                        spool_findings=json_path is not None,
+                        ray=ray,
+                    )
+            else:
                 result = scan(
                     paths,
                     tokenizer=loaded,
                     reward_range=low_high,
                     workers=workers,
-                    progress=lambda n: bar.advance(task, n),
                     max_line_bytes=max_line_bytes,
                     spool_findings=json_path is not None,
+                    ray=ray,
                 )
-        else:
-            result = scan(
-                paths,
-                tokenizer=loaded,
-                reward_range=low_high,
-                workers=workers,
-                max_line_bytes=max_line_bytes,
-                spool_findings=json_path is not None,
-            )
     except OSError as exc:
         usage_error(f"cannot read rollouts: {exc.strerror or exc}")
 
