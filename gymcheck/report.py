@@ -166,6 +166,7 @@ class CheckResult:
 
     @property
     def findings_total(self) -> int:
+        """Every finding of the check, those the store counted without keeping included."""
         return len(self.finding_store) if self.finding_store is not None else len(self.findings)
 
     def finding_counts(self) -> Counter[tuple[str, str | None]]:
@@ -264,6 +265,7 @@ class Report:
 
     @property
     def findings_total(self) -> int:
+        """Every finding of every check, kept or only counted."""
         return sum(c.findings_total for c in self.checks)
 
     @property
