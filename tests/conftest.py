@@ -112,3 +112,14 @@ def sentencepiece_tokenizer(sentencepiece_dir: Path):
 
 
 pytest_plugins = ["vllm_peer", "nemo_gym_peer"]
+
+
+E2E_DIR = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e/ runs the whole stack or a real peer: it is ``slow``, so the
+    fast loop (``-m "not slow and not vllm"``) leaves it out without each file saying so."""
+    for item in items:
+        if E2E_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.slow)

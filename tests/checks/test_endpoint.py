@@ -93,6 +93,7 @@ def test_healthy_reference_server_passes_and_splices(reference_url: str, tokeniz
     assert re.search(r"p50 [\d.]+ s, p99 [\d.]+ s; [\d.]+ generated tokens/s", by_name["burst"][1])
 
 
+@pytest.mark.slow
 def test_decode_uses_the_local_model_dir_else_the_given_tokenizer_else_skips(
     reference_url: str, model_dir: Path
 ) -> None:
@@ -112,6 +113,7 @@ def test_decode_uses_the_local_model_dir_else_the_given_tokenizer_else_skips(
     assert none.status is Status.PASS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fault", "step", "pattern"),
     [
@@ -157,6 +159,7 @@ def test_each_proxy_fault_fails_exactly_its_sub_check(
     assert finding.severity == "error" and finding.fix
 
 
+@pytest.mark.slow
 def test_a_hang_is_bounded_by_the_timeout(reference_url: str) -> None:
     with FaultProxy(reference_url, fault=ProxyFault.HANG, hang_s=20) as proxy:
         start = time.monotonic()
@@ -170,6 +173,7 @@ def test_a_hang_is_bounded_by_the_timeout(reference_url: str) -> None:
     assert all("did not answer within the 2 s timeout" in m for m in skipped.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fault", "step", "text"),
     [
@@ -205,6 +209,7 @@ def test_unreachable_server_fails_with_cause_and_cli_exits_1(tmp_path: Path) -> 
     assert report["checks"][0]["steps"][0]["status"] == "fail"
 
 
+@pytest.mark.slow
 def test_api_key_is_sent_and_never_shown(reference_url: str, tmp_path: Path, monkeypatch) -> None:
     with FaultProxy(reference_url, required_api_key=SECRET) as proxy:
         denied = check_http_endpoint(proxy.url + "/v1", **LIGHT)
@@ -250,6 +255,7 @@ def test_missing_api_key_variable_is_a_usage_error(monkeypatch) -> None:
     assert "GYMCHECK_NO_SUCH_KEY" in cli.output
 
 
+@pytest.mark.slow
 def test_cli_against_the_reference_server(reference_url: str, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     url = reference_url + "/v1"

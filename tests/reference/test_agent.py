@@ -307,6 +307,7 @@ def test_form3_prompt_ids_come_from_tokenize(form3_proxy, model_server, multi_st
     assert check_token_continuity([record]).status.value == "pass"
 
 
+@pytest.mark.slow
 def test_agent_app_serves_run_and_responses(model_server, multi_step_resources):
     config = AgentConfig(
         name="multi_step_agent",

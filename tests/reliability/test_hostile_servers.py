@@ -43,6 +43,7 @@ def steps(result) -> dict[str, tuple[str, str]]:
     return {s.name: (s.status.value, str(s.data.get("detail", ""))) for s in result.steps}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("handler", [blackhole, trickle_headers, trickle_body])
 def test_a_server_that_stalls_is_bounded_by_the_total_deadline(handler):
     with serving(handler) as server, OpenAIClient(server.url, timeout=TIMEOUT_S) as client:
@@ -158,6 +159,7 @@ def test_no_secret_reaches_any_output_of_endpoint(tmp_path):
     assert leaks(done.stdout + done.stderr + report, SECRET) == []
 
 
+@pytest.mark.slow
 def test_no_secret_reaches_any_output_of_validate_through_the_agent(tmp_path):
     outputs = {flag: tmp_path / f"report.{flag[2:]}" for flag in ("--json", "--junit", "--html")}
     with serving(secret_echo) as server:
