@@ -36,8 +36,12 @@ def _badge(status: Status) -> str:
     return f'<span class="badge s-{status.value}">{status.value.upper()}</span>'
 
 
-def _counts(findings: list[Finding]) -> str:
-    by_severity = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
+def _counts(report: Report) -> str:
+    """``6 errors, 1 note``: every finding, those only counted included."""
+    groups = [g for check in report.checks for g in group_findings(check)]
+    by_severity = {
+        s: sum(g.count for g in groups if g.severity == s) for s in ("error", "warning", "info")
+    }
     words = {"error": "error", "warning": "warning", "info": "note"}
     return ", ".join(plural(n, words[s]) for s, n in by_severity.items() if n)
 
@@ -45,7 +49,7 @@ def _counts(findings: list[Finding]) -> str:
 def verdict(report: Report) -> tuple[str, str, str]:
     """The banner's class, headline and the reason in one line."""
     kind = outcome(report)
-    counts = _counts(report.findings)
+    counts = _counts(report)
     not_run = f"Not run: {not_run_text(report)}." if report.partial else ""
     if kind == "failed":
         failed = [c.id for c in report.checks if c.required and c.status is Status.FAIL]
@@ -94,7 +98,7 @@ def _checks_table(report: Report) -> str:
         if steps and check.status is Status.PASS:  # all green: one click away, not in the way
             summary = plural(len(check.steps), "sub-check") + " passed"
             steps = f"<details class=steps><summary>{summary}</summary>{steps}</details>"
-        count = f" <a href='#check-{_slug(check.id)}'>{plural(len(check.findings), 'finding')}</a>"
+        count = f" <a href='#check-{_slug(check.id)}'>{plural(check.findings_total, 'finding')}</a>"
         rows.append(
             f"<tr class='{kind}'><td class='id'><code>{escape(check.id)}</code>"
             f"{'' if check.required else ' <em>(optional)</em>'}</td>"

@@ -43,7 +43,7 @@ def _check_case(suite: ET.Element, check: CheckResult) -> None:
         [check.summary]
         + [f"[{s.status.value}] {s.name}: {step_text(check.id, s)}" for s in check.steps]
         + (
-            [plural(len(check.findings), "finding") + " (one testcase each)"]
+            [plural(check.findings_total, "finding") + " (a testcase for each one kept)"]
             if check.findings
             else []
         )
