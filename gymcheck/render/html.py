@@ -157,16 +157,17 @@ def _member(finding: Finding) -> str:
     )
 
 
-def _members(members: list[Finding]) -> str:
+def _members(group: FindingGroup) -> str:
     """The first members in full; then, so that a page of 10,000 findings stays light, their
-    locators and messages; then a count."""
+    locators and messages; then a count of the rest (members or only counted)."""
+    members = group.members
     full = "".join(_member(f) for f in members[:MEMBERS_IN_FULL])
     brief = "".join(
         f"<li class='member brief'><span class='loc'>{escape(locate(f) or '(no location)')}"
         f"</span> {escape(f.message)}</li>"
         for f in members[MEMBERS_IN_FULL:MEMBERS_LISTED]
     )
-    rest = len(members) - MEMBERS_LISTED
+    rest = group.count - min(len(members), MEMBERS_LISTED)
     more = f"<li class='member note'>… and {plural(rest, 'more place')} (see --json)</li>"
     return full + brief + (more if rest > 0 else "")
 
@@ -186,7 +187,7 @@ def _group(group: FindingGroup) -> str:
         f"<h3><code>{escape(group.code)}</code></h3>{cause}"
         f"<span class='count'>× {count} {'place' if count == 1 else 'places'}</span>"
         f"<span class='check'><code>{escape(group.check_id)}</code></span></header>{fixes}"
-        f"<ol class='members'>{_members(group.members)}</ol></section>"
+        f"<ol class='members'>{_members(group)}</ol></section>"
     )
 
 

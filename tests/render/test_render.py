@@ -129,3 +129,22 @@ def test_console_layout_matches_the_guide() -> None:
     assert "  token_continuity: ❌ FAIL" in text
     assert "  gradient_flow: ⏭️  SKIP (optional)" in text
     assert text.rstrip().endswith("Some validations failed. Review the errors above.")
+
+
+def test_counted_findings_are_counted_everywhere() -> None:
+    from gymcheck.finding_store import FindingStore
+
+    store = FindingStore(keep=2)
+    store.extend(
+        Finding("continuity_break", "m", cause="rerendered", rollout_index=k, turn=2)
+        for k in range(5)
+    )
+    check = CheckResult(
+        "token_continuity", Status.FAIL, "5 of 5", findings=list(store.kept), finding_store=store
+    )
+    page = html.render(Report([check]))
+    assert "× 5 places" in page and "… and 3 more places (see --json)" in page
+    out = StringIO()
+    console_renderer.render_check(Console(file=out, width=80, color_system=None), check)
+    assert "continuity_break (rerendered) × 5" in out.getvalue()
+    assert "… and 3 more findings" in out.getvalue()
