@@ -8,7 +8,8 @@
 #                                                     `gym eval run --no-serve` against running servers
 #   bash scripts/nemo-gym.sh python                   print the venv's python, if the venv is complete
 #
-# GYMCHECK_GYM_VENV overrides the venv location (default: .venv-gym in the repository root).
+# GYMCHECK_GYM_VENV overrides the venv location (default: .venv-gym in the repository root);
+# GYMCHECK_GYM_RAY_TMPDIR is Ray's temp root for `start` (default: a new /tmp/gym-ray.XXXXXX).
 #
 # nemo-gym 0.7.0 asks for Python >= 3.13.14; pyenv's 3.13.0 runs it, installed with
 # --ignore-requires-python. `gym env start` would build one venv per server with uv and pip
@@ -76,6 +77,11 @@ start() {
     done
     cd "$workdir"
     ray_on_loopback
+    # Ray's own temp dir: ray.init() joins the cluster named in <temp>/ray/ray_current_cluster
+    # (left by any earlier `ray start` on the machine, even a dead one); short, for its sockets.
+    RAY_TMPDIR="${GYMCHECK_GYM_RAY_TMPDIR:-$(mktemp -d /tmp/gym-ray.XXXXXX)}"
+    export RAY_TMPDIR
+    unset RAY_ADDRESS
     exec "$VENV/bin/gym" env start \
         "+config_paths=[$configs]" \
         "+policy_base_url=$policy_base_url" "+policy_api_key=EMPTY" "+policy_model_name=$policy_model" \

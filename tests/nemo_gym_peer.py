@@ -23,12 +23,14 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,7 +191,8 @@ def running_gym(
         f"+server_spinup_timeout_seconds={STARTUP_DEADLINE_S - 30:.0f}",
         f"+model_endpoint_readiness_timeout_seconds={STARTUP_DEADLINE_S - 30:.0f}",
     ]
-    env = dict(os.environ)
+    ray_tmp = tempfile.mkdtemp(prefix="gym-ray.", dir="/tmp")  # short: Ray's socket paths
+    env = dict(os.environ, GYMCHECK_GYM_RAY_TMPDIR=ray_tmp)
     if prefix_supply:
         # Prefix supply needs a verified parent: Gym's token capture, for every agent, keyed by
         # the rows' _ng_task_index/_ng_rollout_index.
@@ -198,7 +201,9 @@ def running_gym(
     command = ["bash", str(SCRIPT), "start", str(workdir), policy_base_url, model, *overrides]
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with _process(command, log_path, env) as process:
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, ray_tmp, ignore_errors=True)
+        process = cleanup.enter_context(_process(command, log_path, env))
         head = f"http://127.0.0.1:{port}"
         _wait_ready(process, head + "/readyz", log_path, "NeMo Gym")
         print(f"\nNeMo Gym ready in {time.monotonic() - started:.0f} s at {head}")
