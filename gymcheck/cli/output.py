@@ -158,7 +158,7 @@ class Output:
         )
         for path, write in (
             (self.json_path, jsonout.write),  # streamed: a million findings never sit in memory
-            (self.junit_path, _whole(junit.render)),
+            (self.junit_path, junit.write),
             (self.html_path, _whole(html.render)),
         ):
             if path is None:

@@ -148,7 +148,7 @@ def rollouts(
                         workers=workers,
                         progress=lambda n: bar.advance(task, n),
                         max_line_bytes=max_line_bytes,
-                        spool_findings=json_path is not None,
+                        spool_findings=json_path is not None or junit_path is not None,
                         ray=ray,
                     )
             else:
@@ -158,7 +158,7 @@ def rollouts(
                     reward_range=low_high,
                     workers=workers,
                     max_line_bytes=max_line_bytes,
-                    spool_findings=json_path is not None,
+                    spool_findings=json_path is not None or junit_path is not None,
                     ray=ray,
                 )
     except OSError as exc:

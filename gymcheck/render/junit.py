@@ -9,7 +9,10 @@ of a failing check is a ``<failure>``; warnings and notes pass, with their text 
 
 from __future__ import annotations
 
+import io
+from typing import IO
 from xml.etree import ElementTree as ET
+from xml.sax.saxutils import quoteattr
 
 from gymcheck.redact import redact
 from gymcheck.render.groups import plural
@@ -35,16 +38,16 @@ def finding_text(finding: Finding) -> str:
     return "\n".join(lines)
 
 
-def _check_case(suite: ET.Element, check: CheckResult) -> None:
-    case = ET.SubElement(
-        suite, "testcase", classname=check.id, name=check.id, time=f"{check.duration_s or 0:.3f}"
+def _check_case(check: CheckResult) -> ET.Element:
+    case = ET.Element(
+        "testcase", classname=check.id, name=check.id, time=f"{check.duration_s or 0:.3f}"
     )
     body = "\n".join(
         [check.summary]
         + [f"[{s.status.value}] {s.name}: {step_text(check.id, s)}" for s in check.steps]
         + (
-            [plural(check.findings_total, "finding") + " (a testcase for each one kept)"]
-            if check.findings
+            [plural(check.findings_total, "finding") + " (one testcase each)"]
+            if check.findings_total
             else []
         )
     )
@@ -58,10 +61,10 @@ def _check_case(suite: ET.Element, check: CheckResult) -> None:
         ET.SubElement(case, "system-out").text = body
     else:
         ET.SubElement(case, "system-out").text = body
+    return case
 
 
-def _finding_case(suite: ET.Element, check: CheckResult, finding: Finding) -> bool:
-    """Append the finding's testcase; whether it is a failure."""
+def _finding_case(check: CheckResult, finding: Finding) -> ET.Element:
     where = locate(finding)
     name = finding.code + (f" ({finding.cause})" if finding.cause else "")
     attributes = {"classname": check.id, "name": f"{name} at {where}" if where else name}
@@ -69,44 +72,68 @@ def _finding_case(suite: ET.Element, check: CheckResult, finding: Finding) -> bo
         attributes["file"] = finding.source
     if finding.line is not None:
         attributes["line"] = str(finding.line)
-    case = ET.SubElement(suite, "testcase", attributes, time="0")
+    case = ET.Element("testcase", attributes, time="0")
     text = finding_text(finding)
-    failed = finding.severity == "error" and check.status in FAILING
-    if failed:
+    if _fails(check, finding.severity):
         ET.SubElement(case, "failure", message=finding.message, type=finding.code).text = text
     else:
         ET.SubElement(case, "system-out").text = f"[{finding.severity}] {text}"
-    return failed
+    return case
+
+
+def _fails(check: CheckResult, severity: str) -> bool:
+    return severity == "error" and check.status in FAILING
+
+
+def _failing_findings(check: CheckResult) -> int:
+    """Findings of ``check`` that are failures, counted (a file scan keeps only the first of
+    each code and cause; the first gives the severity of the rest)."""
+    severity = {(f.code, f.cause): f.severity for f in reversed(check.findings)}
+    return sum(
+        count
+        for key, count in check.finding_counts().items()
+        if _fails(check, severity.get(key, "error"))
+    )
 
 
 def render(report: Report) -> str:
     """The report as a ``<testsuites>`` document with one ``<testsuite name="gymcheck">``,
     every secret redacted."""
-    return redact(_render(report))
+    out = io.StringIO()
+    write(report, out)
+    return out.getvalue()
 
 
-def _render(report: Report) -> str:
-    suite = ET.Element("testsuite", name="gymcheck")
+def write(report: Report, out: IO[str]) -> None:
+    """``render``, streamed: one testcase at a time, findings read from wherever the checks keep
+    them (memory or a file scan's spool), so a million findings never sit in memory."""
+    checks = report.checks
+    attributes = {"name": "gymcheck"}
     if report.run is not None and report.run.started_at:
-        suite.set("timestamp", report.run.started_at)
-    failures = sum(c.status is Status.FAIL for c in report.checks)
-    tests = len(report.checks)
-    for check in report.checks:
-        _check_case(suite, check)
-        for finding in check.findings:
-            tests += 1
-            failures += _finding_case(suite, check, finding)
-    suite.set("tests", str(tests))
-    suite.set("failures", str(failures))
-    suite.set("errors", str(sum(c.status is Status.ERROR for c in report.checks)))
-    suite.set("skipped", str(sum(c.status is Status.SKIP for c in report.checks)))
-    suite.set("time", f"{sum(c.duration_s or 0.0 for c in report.checks):.3f}")
+        attributes["timestamp"] = report.run.started_at
+    failures = sum(c.status is Status.FAIL for c in checks) + sum(map(_failing_findings, checks))
+    attributes |= {
+        "tests": str(len(checks) + sum(c.findings_total for c in checks)),
+        "failures": str(failures),
+        "errors": str(sum(c.status is Status.ERROR for c in checks)),
+        "skipped": str(sum(c.status is Status.SKIP for c in checks)),
+        "time": f"{sum(c.duration_s or 0.0 for c in checks):.3f}",
+    }
+    opening = " ".join(f"{key}={quoteattr(value)}" for key, value in attributes.items())
+    out.write("<?xml version='1.0' encoding='utf-8'?>\n<testsuites name=\"gymcheck\">\n")
+    out.write(redact(f"  <testsuite {opening}>\n"))
     if report.run is not None:
         properties = ET.Element("properties")
         for key, value in report.run.to_dict().items():
             ET.SubElement(properties, "property", name=key, value=str(value))
-        suite.insert(0, properties)
-    suites = ET.Element("testsuites", name="gymcheck")
-    suites.append(suite)
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+        _write_element(out, properties)
+    for check in checks:
+        _write_element(out, _check_case(check))
+        for data in check.finding_dicts():
+            _write_element(out, _finding_case(check, Finding(**data)))
+    out.write("  </testsuite>\n</testsuites>\n")
+
+
+def _write_element(out: IO[str], element: ET.Element) -> None:
+    ET.indent(element, space="  ", level=2)
+    out.write(redact("    " + ET.tostring(element, encoding="unicode").rstrip() + "\n"))

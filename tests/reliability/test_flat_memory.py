@@ -107,3 +107,19 @@ def test_validate_rollouts_counts_what_rollouts_counts_at_the_same_lines(bad_fil
     rollouts = BAD_REWARDS * 2 + NOT_JSON
     assert collection["details"]["rollouts"] == rollouts
     assert collection["summary"].startswith(f"{BAD_REWARDS + NOT_JSON} of {rollouts} rollouts")
+
+
+def test_the_junit_report_streams_a_testcase_for_every_finding(bad_file, tmp_path):
+    from xml.etree import ElementTree as ET
+
+    out = tmp_path / "report.xml"
+    result = CliRunner().invoke(app, ["rollouts", str(bad_file), "--junit", str(out)])
+    assert result.exit_code == 1
+    suite = ET.parse(out).getroot().find("testsuite")
+    assert suite is not None
+    findings = [c for c in suite.iter("testcase") if c.get("line")]
+    assert len(findings) == BAD_REWARDS + NOT_JSON
+    assert suite.get("tests") == str(2 + BAD_REWARDS + NOT_JSON)
+    assert suite.get("failures") == str(1 + BAD_REWARDS + NOT_JSON)  # the check, then each
+    schema = [int(c.get("line", 0)) for c in findings if c.get("name", "").startswith("schema")]
+    assert schema == expected_lines("schema")
