@@ -110,3 +110,15 @@ def test_the_command_line_is_redacted() -> None:
         "gymcheck validate --base-url 'http://***@host:8000/v1' --api-key '***' "
         "'--token=***' --api-key-env MY_KEY --tokenizer /models/qwen3"
     )
+
+
+def test_tokenizer_writes_every_report(qwen3_dir, tmp_path: Path) -> None:
+    junit, html = tmp_path / "t.xml", tmp_path / "t.html"
+    args = ["tokenizer", "--tokenizer", str(qwen3_dir), "--junit", str(junit)]
+    result = invoke(*args, "--html", str(html), "--json", "-")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0 and report["checks"][0]["id"] == "token_roundtrip"
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert suite.get("tests") == str(1 + len(report["findings"]))
+    assert html.read_text().startswith("<!doctype html>")
