@@ -54,12 +54,12 @@ def check_base_url(url: str, *, flag: str = "--base-url") -> str:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise UsageError(f"{flag} {shown!r} is not a URL ({exc})") from None
-    if not parsed.scheme or not parsed.host or any(c.isspace() for c in url):
-        raise UsageError(f"{flag} {shown!r} is not a URL (expected e.g. http://localhost:8000/v1)")
-    if parsed.scheme not in ("http", "https"):
+    if "://" in url and parsed.scheme not in ("http", "https"):
         raise UsageError(
             f"{flag} {shown!r}: unsupported scheme {parsed.scheme!r} (use http:// or https://)"
         )
+    if parsed.scheme not in ("http", "https") or not parsed.host or any(c.isspace() for c in url):
+        raise UsageError(f"{flag} {shown!r} is not a URL (expected e.g. http://localhost:8000/v1)")
     return url
 
 
