@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -86,8 +87,11 @@ def test_a_body_over_the_cap_is_refused_and_says_so(handler, words):
 
 
 def test_the_default_cap_stops_an_endless_body_in_the_endpoint_check():
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with serving(endless_body) as server:
         result = check_http_endpoint(server.url + "/v1", timeout=30, **LIGHT)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    assert grown_mb < 200  # the 32 MiB cap, twice over at most, not an endless read
     status, detail = steps(result)["models"]
     assert status == "fail"
     assert "[too_large]" in detail and "33,554,432-byte response cap" in detail
