@@ -42,6 +42,7 @@ class FindingStore:
         self._files: list[str] = []
         self._handle: IO[bytes] | None = None
         self._cleanup: list[weakref.finalize[Any, Any]] = []
+        self._portable = False
 
     def __len__(self) -> int:
         return self.counts.total()
@@ -130,12 +131,20 @@ class FindingStore:
             self._handle.close()
             self._handle = None
 
+    def make_portable(self) -> None:
+        """Pickle the spooled findings themselves, not their paths: for a result that may
+        travel to another machine (a Ray task's), where this machine's files are not."""
+        self._portable = True
+
     def __getstate__(self) -> dict[str, Any]:
-        # The receiving process owns the spool files from now on.
+        # The receiving process owns the spool files (or, portable, their content) from now on.
         self._close_handle()
         for finalizer in self._cleanup:
             finalizer.detach()
         state = {name: getattr(self, name) for name in _STATE}
+        if getattr(self, "_portable", False):
+            state["_inline"] = [_take(path) for path in self._files]
+            state["_files"] = []
         self._cleanup = []
         return state
 
@@ -144,9 +153,20 @@ class FindingStore:
             setattr(self, name, state[name])
         self._handle = None
         self._cleanup = [weakref.finalize(self, _remove, path) for path in self._files]
+        for content in state.get("_inline", ()):
+            self._spool_handle().write(content)
+        self._close_handle()
 
 
 _STATE = ("keep", "spool", "kept", "counts", "_kept_counts", "_files")
+
+
+def _take(path: str) -> bytes:
+    """A spool file's content; the file is removed."""
+    with open(path, "rb") as handle:
+        content = handle.read()
+    _remove(path)
+    return content
 
 
 def _remove(path: str) -> None:

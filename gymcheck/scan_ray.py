@@ -114,10 +114,19 @@ def _run(
 
 
 def _scan_range_task(where: Range, tokenizer: Any, options: Options) -> RangeResult:
-    return scan_range(where, tokenizer, options, None)
+    result = scan_range(where, tokenizer, options, None)
+    _portable(result.scan)
+    return result
 
 
 def _scan_compressed_task(path: Path, name: str, tokenizer: Any, options: Options) -> ScanResult:
     part = ScanResult(RolloutTallies.bounded(spool=options.spool_findings))
     scan_compressed(path, name, part, tokenizer, options, None)
+    _portable(part)
     return part
+
+
+def _portable(scan: ScanResult) -> None:
+    """A task may run on another node: its spooled findings travel with its result."""
+    scan.tallies.collection.findings.make_portable()
+    scan.tallies.continuity.findings.make_portable()
