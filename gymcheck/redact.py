@@ -1,10 +1,12 @@
 """Secrets never leave the process: one ``redact`` that every output passes through.
 
 The renderers (JSON, JUnit, HTML) call it on what they produce, the consoles write through
-``RedactingStream``, the traceback logs are redacted before they are written. It removes
+``RedactingStream``, the traceback logs are redacted before they are written, and text is
+redacted before it is shortened for a message (``clip``). It removes
 
 - every secret gymcheck was given (``add_secret``: API keys; ``add_url``: URL userinfo) or can
-  see (environment variables named like a key, token, secret or password), in the forms a
+  see (environment variables whose names end like a credential: ``HF_TOKEN``, ``*_API_KEY``,
+  ``*_SECRET``, ``*_PASSWORD``), in the forms a
   server that echoes them produces: any letter case, ``%``-encoded, ``\\u``-escaped or
   JSON-escaped (each character in any of these forms, mixed), HTML/XML-escaped, and base64
   (inside any base64 text, at any alignment);
