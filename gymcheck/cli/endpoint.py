@@ -85,8 +85,10 @@ def endpoint(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Probe a generation server the way NeMo Gym trains through it: token ids, counts,
-    /tokenize, decoding, tool calls, multi-turn history, bad requests and a burst."""
+    """Probe a generation server the way NeMo Gym trains through it.
+
+    Token ids and counts, /tokenize, decode, tool calls, multi-turn history, bad requests, a burst.
+    """
     from gymcheck.checks.endpoint import check_http_endpoint
     from gymcheck.render.console import render_header, render_summary
 
