@@ -133,8 +133,6 @@ class Step:
 
     name: str
     status: Status
-    message: str = ""
-    """Prose written inside the check: only for checks whose words are not render-side yet."""
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The checks: one module per check id, each a plain function returning a ``CheckResult``.
+"""The checks: one module per check id, each a ``(ctx) -> CheckResult`` function registered in
+``gymcheck.checks.registry``, beside the public ``check_*`` function library users call.
 
 Re-exports resolve lazily so importing one check does not import the others.
 """

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymcheck.checks.context import CheckContext
 from gymcheck.checks.records import RewardRange, inspect_record
+from gymcheck.checks.registry import check
 from gymcheck.finding_store import FindingStore
 from gymcheck.report import CheckResult, Finding, Location, Status, Step
 
@@ -149,6 +151,20 @@ class CollectionTally:
             )
         )
         return steps
+
+
+@check(
+    CHECK_ID,
+    order=30,
+    required=True,
+    heading="📦 Testing rollout collection...",
+    proves="Gym returns rollouts, each with a response.output, a finite reward in range, and an "
+    "output item with generated token ids (and every record-level field well formed)",
+    needs=("rollouts",),
+)
+def rollout_collection(ctx: CheckContext) -> CheckResult:
+    collection, _ = ctx.rollout_results()
+    return collection
 
 
 def check_rollout_collection(

@@ -12,11 +12,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymcheck.checks import collection, continuity
 from gymcheck.checks.collection import CollectionTally
 from gymcheck.checks.continuity import ContinuityTally, diagnose_breaks
 from gymcheck.checks.records import RewardRange, inspect_record
 from gymcheck.finding_store import KEEP_PER_GROUP, FindingStore
 from gymcheck.report import NOWHERE, CheckResult, Finding, Location
+
+ROLLOUT_CHECKS = (collection.CHECK_ID, continuity.CHECK_ID)
+"""The checks that read this one pass, in order (``gymcheck rollouts`` runs just these)."""
 
 
 @dataclass(slots=True)

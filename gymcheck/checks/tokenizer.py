@@ -41,6 +41,8 @@ from gymcheck.checks.chat_template import (
     has_chat_template,
     template_properties,
 )
+from gymcheck.checks.context import CheckContext
+from gymcheck.checks.registry import check
 from gymcheck.checks.roundtrip import (
     DEFAULT_CORPUS,
     OFF_POLICY_CATEGORIES,
@@ -156,6 +158,21 @@ def _hazard_step(hazards: Sequence[int], vocab_size: int) -> Step:
 def _property_step(prop: PropertyResult) -> Step:
     status = {"pass": Status.PASS, "fail": Status.WARN, "skip": Status.SKIP}[prop.status]
     return Step(prop.name, status, data={"detail": prop.message})
+
+
+@check(
+    CHECK_ID,
+    order=20,
+    required=True,
+    heading="🔄 Testing token round-trips...",
+    proves="encode → decode → re-encode gives the same ids over a battery of tricky strings, and "
+    "the chat template is append-only, its generation prompt a prefix, and keeps reasoning",
+    needs=("tokenizer",),
+)
+def token_roundtrip(ctx: CheckContext) -> CheckResult:
+    return check_token_roundtrip(
+        ctx.tokenizer, strings=ctx.options.strings, chat_template=ctx.options.chat_template
+    )
 
 
 def check_token_roundtrip(

@@ -6,7 +6,15 @@ import importlib
 
 from gymcheck.cli.app import app
 
-_COMMAND_MODULES = ("validate", "endpoint", "tokenizer", "rollouts", "gradients", "serve")
+_COMMAND_MODULES = (
+    "validate",
+    "endpoint",
+    "tokenizer",
+    "rollouts",
+    "gradients",
+    "serve",
+    "checks",
+)
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"gymcheck.cli.{_name}")

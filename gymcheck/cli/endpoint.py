@@ -25,8 +25,7 @@ from gymcheck.cli.output import (
     QuietOpt,
     VerboseOpt,
 )
-from gymcheck.report import Report
-from gymcheck.running import run_check
+from gymcheck.running import run_checks
 
 
 @app.command(
@@ -89,7 +88,8 @@ def endpoint(
 
     Token ids and counts, /tokenize, decode, tool calls, multi-turn history, bad requests, a burst.
     """
-    from gymcheck.checks.endpoint import check_http_endpoint
+    from gymcheck.checks.context import CheckContext, CheckOptions
+    from gymcheck.checks.endpoint import CHECK_ID
     from gymcheck.render.console import render_header, render_summary
 
     output = Output(
@@ -102,15 +102,16 @@ def endpoint(
             from gymcheck.loading import load_tokenizer
 
             loaded = load_tokenizer(tokenizer)
-    result = run_check(
-        "http_endpoint",
-        lambda: check_http_endpoint(
-            base_url, model=model, api_key=api_key, timeout=timeout, tokenizer=loaded
-        ),
+    context = CheckContext(
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+        tokenizer=loaded,
+        options=CheckOptions(timeout=timeout),
     )
-    report = Report(checks=[result], title="OpenAI-compatible endpoint")
-    render_header(console, report.title)
-    output.check(result)
+    title = "OpenAI-compatible endpoint"
+    render_header(console, title)
+    report = run_checks([CHECK_ID], context, title=title, on_result=output.check)
     render_summary(console, report)
     output.finish(report)
     exit_with(report.exit_code())

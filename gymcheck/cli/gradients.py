@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,11 +9,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from gymcheck.checks.gradients import CHECK_ID as GRADIENT_FLOW
+from gymcheck.checks.logprobs import CHECK_ID as LOGPROB_AGREEMENT
+from gymcheck.checks.training_batch import CHECK_ID as TRAINING_BATCH
 from gymcheck.cli._common import (
     console,
     err_console,
     exit_with,
-    is_interactive,
     refuse_overwrite,
     usage_error,
     usage_errors,
@@ -36,7 +37,11 @@ from gymcheck.cli.processing_options import (
     ProcessedOpt,
     ProcessorOpt,
 )
-from gymcheck.report import CheckResult, ExitCode, Report, Status
+from gymcheck.cli.progress import suite_progress
+from gymcheck.report import CheckResult, Report, Status
+from gymcheck.running import run_checks
+
+TRAINING_CHECKS = (GRADIENT_FLOW, LOGPROB_AGREEMENT)
 
 MODEL = "Training model"
 THRESHOLDS = "Thresholds"
@@ -166,15 +171,9 @@ def gradients(
     verbose: VerboseOpt = False,
 ) -> None:
     """Check that rollouts train: gradients flow, and trainer log-probs match the engine's."""
-    from gymcheck.checks.logprobs import agreement_result, measure_logprob_agreement
-    from gymcheck.checks.training_batch import process_batch, training_batch_result
-    from gymcheck.checks.training_batch.samples import (
-        OWN_PROCESSING,
-        agreement_samples,
-        gradient_flow_for,
-        name_processing,
-    )
+    from gymcheck.checks.context import CheckContext, CheckOptions
     from gymcheck.processing import load_processing
+    from gymcheck.rollout_inputs import RecordList
     from gymcheck.training import load_train_model
 
     refuse_overwrite(
@@ -204,55 +203,40 @@ def gradients(
     if not records:
         usage_error(f"{rollouts}: no rollout records")
 
-    checks: list[CheckResult] = []
-    batches = None
-    label = OWN_PROCESSING
-    if processing is not None:
-        label = processing.label
-        batches = process_batch(records, processing, tokenizer=loaded_tokenizer or model.tokenizer)
-        checks.append(training_batch_result(batches, label))
-    gradient = gradient_flow_for(
-        records, model, batches=batches, label=label, max_rollouts=gradient_rollouts
-    )
-    started = time.perf_counter()
-    total = len(records) if max_rollouts is None else min(max_rollouts, len(records))
-    try:
-        agreement = _measure_with_progress(
-            lambda progress: measure_logprob_agreement(
-                records,
-                model,
-                tokenizer=loaded_tokenizer,
-                temperature=temperature,
-                max_rollouts=max_rollouts,
-                progress=progress,
-                samples=agreement_samples(batches) if batches is not None else None,
-            ),
-            total,
-        )
-        logprob = name_processing(
-            agreement_result(agreement, max_mult_prob_error=max_mult_prob_error, max_kl=max_kl),
-            label,
-        )
-    except Exception as exc:  # the user's model raised: a check error, not a traceback
-        logprob = CheckResult(
-            "logprob_agreement",
-            Status.ERROR,
-            f"{type(exc).__name__}: {exc}".splitlines()[0],
-            required=False,
-        )
-    logprob.duration_s = time.perf_counter() - started
-    if notes:
-        logprob.details.setdefault("skipped", []).extend(notes)
+    for note in notes:
+        err_console.print(f"skipped (not a rollout record): {note}", soft_wrap=True)
 
-    report = Report([*checks, gradient, logprob], title="Training signal validation")
-    for result in report.checks:
-        output.check(result)
+    context = CheckContext(
+        tokenizer=loaded_tokenizer,
+        rollouts=RecordList(records),
+        train_model=model,
+        processor=processing,
+        options=CheckOptions(
+            temperature=temperature,
+            gradient_rollouts=gradient_rollouts,
+            max_rollouts=max_rollouts,
+            max_mult_prob_error=max_mult_prob_error,
+            max_kl=max_kl,
+        ),
+    )
+    with usage_errors(), suite_progress(err_console) as progress:
+        context.progress = progress
+        # The checks were asked for by name: a failure fails the run although two are optional.
+        # training_batch joins them when a processor (or processed file) is given.
+        checks = (TRAINING_BATCH, *TRAINING_CHECKS) if processing else TRAINING_CHECKS
+        report = run_checks(
+            checks,
+            context,
+            title="Training signal validation",
+            on_result=output.check,
+            required=TRAINING_CHECKS,
+        )
     console.print()
     console.print(summary_table(report))
     if plot is not None:
-        _write_plot(logprob, plot, model=train_model)
+        _write_plot(report.checks[-1], plot, model=train_model)
     output.finish(report)
-    exit_with(exit_code(report))
+    exit_with(report.exit_code())
 
 
 def _write_plot(result: CheckResult, path: Path, *, model: str) -> None:
@@ -272,32 +256,6 @@ def _write_plot(result: CheckResult, path: Path, *, model: str) -> None:
     console.print(f"Scatter plot written to {path}")
 
 
-def _measure_with_progress(measure: Any, total: int) -> Any:
-    if not is_interactive():
-        return measure(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("Scoring rollouts", total=total)
-        return measure(lambda done, _total: bar.update(task, completed=done))
-
-
-def exit_code(report: Report) -> ExitCode:
-    """Here both checks were asked for: a failure is exit 1 although they are optional."""
-    if any(c.status is Status.ERROR for c in report.checks):
-        return ExitCode.INTERNAL_ERROR
-    if any(c.status is Status.FAIL for c in report.checks):
-        return ExitCode.FAILED
-    return ExitCode.OK
-
-
 def summary_table(report: Report) -> Table:
     table = Table(title="Training signal summary", title_justify="left")
     table.add_column("check")
@@ -306,9 +264,9 @@ def summary_table(report: Report) -> Table:
     for result in report.checks:
         d = result.details
         rows: list[tuple[str, str]] = [("status", result.status.value)]
-        if result.id == "training_batch":
+        if result.id == TRAINING_BATCH:
             rows += [(key, str(d[key])) for key in ("processing", "samples", "codes") if d.get(key)]
-        elif result.id == "gradient_flow":
+        elif result.id == GRADIENT_FLOW:
             rows += [
                 (key, f"{d[key]:.4g}" if isinstance(d[key], float) else str(d[key]))
                 for key in ("samples", "generated_tokens", "mask_tokens", "loss", "grad_norm")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +18,6 @@ from gymcheck.cli._common import (
     is_interactive,
     parse_reward_range,
     refuse_overwrite,
-    usage_error,
     usage_errors,
 )
 from gymcheck.cli.app import app
@@ -32,7 +33,8 @@ from gymcheck.cli.output import (
 )
 from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES
 from gymcheck.render.groups import plural
-from gymcheck.report import ExitCode, Report, Status
+from gymcheck.report import ExitCode, Report
+from gymcheck.running import run_checks
 
 
 @app.command(
@@ -98,7 +100,10 @@ def rollouts(
     verbose: VerboseOpt = False,
 ) -> None:
     """Check every rollout record and the token continuity of every multi-turn rollout."""
-    from gymcheck.scan import check_paths, scan
+    from gymcheck.checks.context import CheckContext, CheckOptions
+    from gymcheck.checks.rollout_pass import ROLLOUT_CHECKS
+    from gymcheck.rollout_inputs import RolloutFiles
+    from gymcheck.scan import check_paths
 
     low_high = parse_reward_range(reward_range)
     refuse_overwrite([("--json", json_path), ("--junit", junit_path), ("--html", html_path)], files)
@@ -119,63 +124,50 @@ def rollouts(
 
             loaded = load_tokenizer(tokenizer)
 
-    total = sum(p.stat().st_size for p in paths)
-    try:
-        with usage_errors():  # --ray without Ray, or a cluster that cannot be reached
-            if is_interactive():
-                from rich.progress import (
-                    BarColumn,
-                    DownloadColumn,
-                    Progress,
-                    TimeRemainingColumn,
-                    TransferSpeedColumn,
-                )
-
-                with Progress(
-                    "[progress.description]{task.description}",
-                    BarColumn(),
-                    DownloadColumn(),
-                    TransferSpeedColumn(),
-                    TimeRemainingColumn(),
-                    console=err_console,
-                    transient=True,
-                ) as bar:
-                    task = bar.add_task("Scanning rollouts", total=total)
-                    result = scan(
-                        paths,
-                        tokenizer=loaded,
-                        reward_range=low_high,
-                        workers=workers,
-                        progress=lambda n: bar.advance(task, n),
-                        max_line_bytes=max_line_bytes,
-                        spool_findings=json_path is not None or junit_path is not None,
-                        ray=ray,
-                    )
-            else:
-                result = scan(
-                    paths,
-                    tokenizer=loaded,
-                    reward_range=low_high,
-                    workers=workers,
-                    max_line_bytes=max_line_bytes,
-                    spool_findings=json_path is not None or junit_path is not None,
-                    ray=ray,
-                )
-    except OSError as exc:
-        usage_error(f"cannot read rollouts: {exc.strerror or exc}")
-
-    report = result.to_report()
+    rollout_files = RolloutFiles(
+        paths,
+        workers=workers,
+        max_line_bytes=max_line_bytes,
+        spool_findings=json_path is not None or junit_path is not None,
+        ray=ray,
+    )
+    context = CheckContext(
+        tokenizer=loaded, rollouts=rollout_files, options=CheckOptions(reward_range=low_high)
+    )
+    # --ray without Ray, or a cluster that cannot be reached, is a usage error too.
+    with usage_errors(), _byte_progress(sum(p.stat().st_size for p in paths)) as progress:
+        rollout_files.progress = progress
+        report = run_checks(ROLLOUT_CHECKS, context, title="Rollout file validation")
     render_rollouts(report, output, tokenizer_used=loaded is not None)
     output.finish(report)
-    exit_with(exit_code(report))
+    exit_with(report.exit_code())
 
 
-def exit_code(report: Report) -> ExitCode:
-    if any(c.status is Status.ERROR for c in report.checks):
-        return ExitCode.INTERNAL_ERROR
-    if any(f.severity == "error" for f in report.findings):
-        return ExitCode.FAILED
-    return ExitCode.OK
+@contextlib.contextmanager
+def _byte_progress(total: int) -> Iterator[Callable[[int], None] | None]:
+    """A bar of bytes scanned on a terminal (``None`` elsewhere)."""
+    if not is_interactive():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Scanning rollouts", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def summary_table(report: Report) -> Table:
@@ -192,8 +184,7 @@ def summary_table(report: Report) -> Table:
         table.add_row(code, cause or "—", str(count), style="red")
     if not counts:
         table.add_row("(none)", "—", "0", style="green")
-    collection = next(c for c in report.checks if c.id == "rollout_collection")
-    continuity = next(c for c in report.checks if c.id == "token_continuity")
+    collection, continuity = report.checks  # the ROLLOUT_CHECKS, in order
     table.add_section()
     table.add_row("rollouts scanned", "", f"{collection.details.get('rollouts', 0):,}")
     table.add_row("turns scanned", "", f"{continuity.details.get('turns', 0):,}")
@@ -208,7 +199,7 @@ def render_rollouts(report: Report, output: Output, *, tokenizer_used: bool) -> 
         console.print("   (pass --tokenizer to decode the breaks and name their cause)")
     console.print()
     console.print(summary_table(report))
-    if exit_code(report) is ExitCode.OK:
+    if report.exit_code() is ExitCode.OK:
         console.print("✅ No findings.")
     else:
         console.print(f"❌ {plural(report.findings_total, 'finding')} (exit 1).")

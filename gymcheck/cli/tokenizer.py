@@ -20,8 +20,8 @@ from gymcheck.cli.output import (
     VerboseOpt,
 )
 from gymcheck.errors import UsageError
-from gymcheck.report import Report, Status
-from gymcheck.running import run_check
+from gymcheck.report import Status
+from gymcheck.running import run_checks
 
 
 def read_chat_template(path: Path) -> str:
@@ -76,8 +76,9 @@ def tokenizer(
     verbose: VerboseOpt = False,
 ) -> None:
     """Round-trip tricky strings and check the chat template keeps token continuity."""
+    from gymcheck.checks.context import CheckContext, CheckOptions
     from gymcheck.checks.roundtrip import load_strings
-    from gymcheck.checks.tokenizer import VERDICTS, check_token_roundtrip
+    from gymcheck.checks.tokenizer import CHECK_ID, VERDICTS
     from gymcheck.loading import load_tokenizer
 
     output = Output(
@@ -88,12 +89,13 @@ def tokenizer(
         template = read_chat_template(chat_template_path) if chat_template_path else None
         loaded = load_tokenizer(tokenizer_source)
 
-    result = run_check(
-        "token_roundtrip",
-        lambda: check_token_roundtrip(loaded, strings=strings, chat_template=template),
+    context = CheckContext(
+        tokenizer=loaded, options=CheckOptions(strings=strings, chat_template=template)
     )
-    report = Report(checks=[result], title="Tokenizer and chat template")
-    output.check(result)
+    report = run_checks(
+        [CHECK_ID], context, title="Tokenizer and chat template", on_result=output.check
+    )
+    [result] = report.checks
     console.print()
     if result.status is Status.FAIL:
         console.print(f"❌ fail: {VERDICTS['fail']}.", soft_wrap=True)

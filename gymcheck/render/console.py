@@ -21,16 +21,6 @@ from gymcheck.report import REPORT_TITLE, CheckResult, Finding, Report, Status
 
 RULE = "=" * 50
 
-HEADINGS: dict[str, str] = {
-    "http_endpoint": "📡 Testing HTTP endpoint...",
-    "token_roundtrip": "🔄 Testing token round-trips...",
-    "rollout_collection": "📦 Testing rollout collection...",
-    "token_continuity": "🔗 Testing token continuity...",
-    "training_batch": "🧮 Testing the trainer's processed samples...",
-    "gradient_flow": "📈 Testing gradient flow...",
-    "logprob_agreement": "🎯 Testing train/inference log-prob agreement...",
-}
-
 ICONS: dict[Status, str] = {
     Status.PASS: "✅",
     Status.FAIL: "❌",
@@ -114,6 +104,16 @@ def render_group(console: Console, group: FindingGroup, *, verbosity: int = 0) -
         _line(console, f"fix: {text}", DETAIL_INDENT)
 
 
+def heading(check_id: str) -> str:
+    """The line that opens a check's section: the registry's heading for it."""
+    from gymcheck.checks.registry import spec_of
+
+    try:
+        return spec_of(check_id).heading
+    except KeyError:
+        return f"🔎 Running {check_id}..."
+
+
 def render_check(console: Console, result: CheckResult, *, verbosity: int = 0) -> None:
     """A check's heading, its steps (or summary) and its findings, grouped.
 
@@ -122,7 +122,7 @@ def render_check(console: Console, result: CheckResult, *, verbosity: int = 0) -
     if verbosity < 0:
         return
     console.print()
-    console.print(HEADINGS.get(result.id, f"🔎 Running {result.id}..."))
+    console.print(heading(result.id))
     for step in result.steps:
         console.print(
             f"{ICONS[step.status]} [{STYLES[step.status]}]{escape(step_text(result.id, step))}[/]",

@@ -13,10 +13,12 @@ from xml.etree import ElementTree as ET
 import orjson
 import pytest
 
+from gymcheck.checks.registry import check_ids
 from gymcheck.reference.faults import FAULTS, FORCED_TEMPERATURE, Fault
-from gymcheck.suite import CHECK_ORDER
 
 pytestmark = pytest.mark.slow
+
+CHECK_ORDER = check_ids()
 
 # The finding each fault must produce in the check meant to catch it: (code, cause or None).
 # Sending history as text also re-serializes tool-call JSON (numbers lose digits), so under

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymcheck.checks.context import CheckContext
+from gymcheck.checks.registry import check
 from gymcheck.finding_store import FindingStore
 from gymcheck.report import CheckResult, Finding, Status, Step
 from gymcheck.rollout import Turn
@@ -83,6 +85,20 @@ class ContinuityTally:
             findings=list(self.findings.kept),
             finding_store=self.findings.if_partial(),
         )
+
+
+@check(
+    CHECK_ID,
+    order=40,
+    required=True,
+    heading="🔗 Testing token continuity...",
+    proves="every trainable item's prompt_token_ids extend the previous item's prompt + "
+    "generation, and every break is explained (the cause, the turn, the token)",
+    needs=("rollouts",),
+)
+def token_continuity(ctx: CheckContext) -> CheckResult:
+    _, continuity = ctx.rollout_results()
+    return continuity
 
 
 def check_token_continuity(

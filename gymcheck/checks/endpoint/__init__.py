@@ -6,7 +6,7 @@ contract that Gym's ``vllm_model`` relies on (DESIGN.md section 3).
 
 from __future__ import annotations
 
-from gymcheck.checks.endpoint.check import check_http_endpoint
+from gymcheck.checks.endpoint.check import CHECK_ID, check_http_endpoint
 from gymcheck.checks.endpoint.probe import STEP_NAMES
 
-__all__ = ["STEP_NAMES", "check_http_endpoint"]
+__all__ = ["CHECK_ID", "STEP_NAMES", "check_http_endpoint"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from gymcheck.checks.context import CheckContext
 from gymcheck.checks.endpoint.basics import (
     check_chat,
     check_models,
@@ -22,11 +23,35 @@ from gymcheck.checks.endpoint.tokens import (
     check_token_info,
     check_tokenize,
 )
+from gymcheck.checks.registry import check
 from gymcheck.errors import TokenizerLoadError
 from gymcheck.openai_client import OpenAIClient, server_root
 from gymcheck.report import CheckResult, Status
 
 CHECK_ID = "http_endpoint"
+
+
+@check(
+    CHECK_ID,
+    order=10,
+    required=True,
+    heading="📡 Testing HTTP endpoint...",
+    proves="the server lists a model, answers chat completions with token ids, logprobs and "
+    "counts in a form Gym accepts, keeps multi-turn history, handles tool calls, and answers "
+    "a bad request with a 4xx",
+    needs=("base_url",),
+)
+def http_endpoint(ctx: CheckContext) -> CheckResult:
+    options = ctx.options
+    return check_http_endpoint(
+        ctx.base_url or "",
+        model=ctx.model,
+        api_key=ctx.api_key,
+        timeout=options.timeout,
+        tokenizer=ctx.tokenizer,
+        burst=options.burst,
+        concurrency=options.concurrency,
+    )
 
 
 def check_http_endpoint(

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gymcheck.checks.context import CheckContext
 from gymcheck.checks.gradients.mask import CONTEXT_TOKENS, FIX_MASK, mask_findings
 from gymcheck.checks.gradients.run import (
     GradientMeasurements,
@@ -23,6 +24,7 @@ from gymcheck.checks.gradients.run import (
     measure_gradients,
     trainable_parameters,
 )
+from gymcheck.checks.registry import check
 from gymcheck.errors import GymcheckError
 from gymcheck.report import CheckResult, Finding, Status, Step
 from gymcheck.training import (
@@ -36,6 +38,22 @@ from gymcheck.training import (
 
 CHECK_ID = "gradient_flow"
 DEFAULT_LEARNING_RATE = 1e-3
+
+
+@check(
+    CHECK_ID,
+    order=60,
+    required=False,
+    heading="📈 Testing gradient flow...",
+    proves="a rollout's loss mask is 1 exactly on generated tokens; forward/backward gives a "
+    "finite, non-zero loss and gradients, none outside the mask; one step raises the "
+    "trainable tokens' likelihood",
+    needs=("rollouts", "train_model"),
+)
+def gradient_flow(ctx: CheckContext) -> CheckResult:
+    return check_gradient_flow(
+        ctx.records(), ctx.training_model(), max_rollouts=ctx.options.gradient_rollouts
+    )
 
 
 def check_gradient_flow(
@@ -139,7 +157,7 @@ class _Verdict:
     def judge(self, samples: list[TrainingSample], lr: float) -> None:
         if not trainable_parameters(self.model):
             self._fail("gradient_missing", "the model has no parameter with requires_grad=True")
-            self.steps.append(Step("parameters", Status.FAIL, "No trainable parameters"))
+            self.steps.append(Step("parameters", Status.FAIL, data={"trainable": 0}))
             return
         self._masks(samples)
         measured = measure_gradients(self.model, samples, lr)
@@ -169,15 +187,11 @@ class _Verdict:
         if found:
             causes = sorted({f.cause or f.code for f in found})
             self.steps.append(
-                Step("loss_mask", Status.FAIL, f"Loss mask is wrong: {', '.join(causes)}")
+                Step("loss_mask", Status.FAIL, data={"causes": causes, "generated": generated})
             )
         else:
             self.steps.append(
-                Step(
-                    "loss_mask",
-                    Status.PASS,
-                    f"Loss mask is 1 exactly on the {generated} generated tokens",
-                )
+                Step("loss_mask", Status.PASS, data={"causes": [], "generated": generated})
             )
 
     def _usable(self, measured: GradientMeasurements) -> None:
@@ -191,7 +205,7 @@ class _Verdict:
                 fix="use the training model that generated these rollouts",
             )
         if not measured.usable:
-            self.steps.append(Step("loss", Status.FAIL, "No sequence has a trainable token"))
+            self.steps.append(Step("loss", Status.FAIL, data={"problem": "no_trainable_token"}))
 
     def _loss(self, measured: GradientMeasurements) -> None:
         total = measured.loss
@@ -205,7 +219,7 @@ class _Verdict:
                 fix="look for -inf log-probs (a masked-out vocabulary entry, fp16 overflow) "
                 "or NaN weights",
             )
-            self.steps.append(Step("loss", Status.FAIL, "Loss is not finite"))
+            self.steps.append(Step("loss", Status.FAIL, data={"problem": "not_finite"}))
             return
         if measured.loss_zero:
             self._fail(
@@ -213,11 +227,9 @@ class _Verdict:
                 "the masked loss is exactly zero: the trained tokens carry no signal",
                 fix=FIX_MASK,
             )
-            self.steps.append(Step("loss", Status.FAIL, "Loss is exactly zero"))
+            self.steps.append(Step("loss", Status.FAIL, data={"problem": "zero"}))
             return
-        self.steps.append(
-            Step("loss", Status.PASS, f"Loss over the full sequence is finite ({total:.4f})")
-        )
+        self.steps.append(Step("loss", Status.PASS, data={"loss": total}))
         for leak in measured.leaks:
             ids, at = leak.sample.sequence.token_ids, leak.token_index
             self._fail(
@@ -233,20 +245,11 @@ class _Verdict:
         if measured.leaks:
             self.steps.append(
                 Step(
-                    "logit_gradients",
-                    Status.FAIL,
-                    f"Gradient reaches {len(measured.leaks)} sequence(s) outside the generated "
-                    "tokens",
+                    "logit_gradients", Status.FAIL, data={"leaking_sequences": len(measured.leaks)}
                 )
             )
         else:
-            self.steps.append(
-                Step(
-                    "logit_gradients",
-                    Status.PASS,
-                    "Logit gradients are exactly zero where the next token was not generated",
-                )
-            )
+            self.steps.append(Step("logit_gradients", Status.PASS, data={"leaking_sequences": 0}))
 
     def _parameters(self, grads: ParameterGradients) -> None:
         missing, zero, nonfinite = grads.missing, grads.zero, grads.nonfinite
@@ -275,8 +278,11 @@ class _Verdict:
                 Step(
                     "parameter_gradients",
                     Status.FAIL,
-                    f"{len(nonfinite)} non-finite, {len(missing) + len(zero)} missing of "
-                    f"{grads.count} parameter gradients",
+                    data={
+                        "parameters": grads.count,
+                        "nonfinite": len(nonfinite),
+                        "missing": len(missing) + len(zero),
+                    },
                 )
             )
         else:
@@ -284,15 +290,19 @@ class _Verdict:
                 Step(
                     "parameter_gradients",
                     Status.PASS,
-                    f"All {grads.count} trainable parameters get finite, non-zero gradients "
-                    f"(norm {grads.norm:.3g})",
+                    data={
+                        "parameters": grads.count,
+                        "nonfinite": 0,
+                        "missing": 0,
+                        "norm": grads.norm,
+                    },
                 )
             )
 
     def _update(self, measured: GradientMeasurements) -> None:
         update = measured.update
         if update is None:
-            self.steps.append(Step("update", Status.FAIL, "No usable gradient to step along"))
+            self.steps.append(Step("update", Status.FAIL, data={"problem": "no_gradient"}))
             return
         self.details["update"] = {
             "tried": update.tried,
@@ -302,12 +312,7 @@ class _Verdict:
         gain = update.gain
         if gain > 0:
             self.steps.append(
-                Step(
-                    "update",
-                    Status.PASS,
-                    "One optimizer step moves the generated tokens' log-likelihood with the "
-                    f"advantages (+{gain:.3g} at lr {update.tried[-1]['lr']:g})",
-                )
+                Step("update", Status.PASS, data={"gain": gain, "lr": update.tried[-1]["lr"]})
             )
             return
         self._fail(
@@ -318,4 +323,4 @@ class _Verdict:
             "loss sign, or the model's dtype (bf16 weights may not move at a small step)",
             details={"tried": update.tried},
         )
-        self.steps.append(Step("update", Status.FAIL, "Optimizer step moves the wrong way"))
+        self.steps.append(Step("update", Status.FAIL, data={"gain": gain}))

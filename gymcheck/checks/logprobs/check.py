@@ -6,12 +6,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gymcheck.checks.context import CheckContext
 from gymcheck.checks.logprobs.diagnose import diagnose
 from gymcheck.checks.logprobs.measure import (
     Agreement,
     agreement_metrics,
     measure_logprob_agreement,
 )
+from gymcheck.checks.registry import check
 from gymcheck.errors import GymcheckError
 from gymcheck.progress import Progress
 from gymcheck.report import CheckResult, Finding, Status, Step
@@ -60,6 +62,31 @@ def check_logprob_agreement(
     result = agreement_result(agreement, max_mult_prob_error=max_mult_prob_error, max_kl=max_kl)
     result.duration_s = time.perf_counter() - started
     return result
+
+
+@check(
+    CHECK_ID,
+    order=70,
+    required=False,
+    heading="🎯 Testing train/inference log-prob agreement...",
+    proves="the training model's log-probs for the generated tokens match generation_log_probs "
+    "(token_mult_prob_error <= 1.05, gen_kl_error <= 1e-3), or the cause is named",
+    needs=("rollouts", "train_model"),
+)
+def logprob_agreement(ctx: CheckContext) -> CheckResult:
+    options, report = ctx.options, ctx.progress
+    return check_logprob_agreement(
+        ctx.records(),
+        ctx.training_model(),
+        tokenizer=ctx.tokenizer,
+        temperature=options.temperature,
+        max_mult_prob_error=options.max_mult_prob_error,
+        max_kl=options.max_kl,
+        max_rollouts=options.max_rollouts,
+        progress=(lambda done, total: report("Recomputing log-probs", done, total))
+        if report
+        else None,
+    )
 
 
 def worst_tokens(agreement: Agreement, count: int = MAX_WORST_TOKENS) -> list[dict[str, Any]]:
@@ -116,13 +143,12 @@ def agreement_result(
         Step(
             "token_mult_prob_error",
             Status.PASS if mult_ok else Status.FAIL,
-            f"token_mult_prob_error {mult:.4f} (limit {max_mult_prob_error:g}) "
-            f"over {agreement.n_tokens} tokens",
+            data={"value": mult, "limit": max_mult_prob_error, "tokens": agreement.n_tokens},
         ),
         Step(
             "gen_kl_error",
             Status.PASS if kl_ok else Status.FAIL,
-            f"gen_kl_error {kl:.2e} (limit {max_kl:g}), max |Δ| {metrics['max_abs_diff']:.3g}",
+            data={"value": kl, "limit": max_kl, "max_abs_diff": metrics["max_abs_diff"]},
         ),
     ]
     if mult_ok and kl_ok:

@@ -109,7 +109,7 @@ OWN_PROCESSING = "gymcheck's own processing (message_log from the rollout's toke
 def name_processing(result: CheckResult, label: str) -> CheckResult:
     """Name the processing that was trained or scored, in the details and the console."""
     result.details["processing"] = label
-    result.steps.insert(0, Step("processing", Status.PASS, f"Samples: {label}"))
+    result.steps.insert(0, Step("processing", Status.PASS, data={"label": label}))
     return result
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gymcheck.render.words import collection, continuity, endpoint, tokenizer, training_batch
+from gymcheck.render.words import (
+    collection,
+    continuity,
+    endpoint,
+    gradients,
+    logprobs,
+    tokenizer,
+    training_batch,
+)
 from gymcheck.report import Step
 
 StepWords = Callable[[Step], str | None]
@@ -19,6 +27,8 @@ _BY_CHECK: dict[str, StepWords] = {
     "token_roundtrip": tokenizer.step_text,
     "rollout_collection": collection.step_text,
     "token_continuity": continuity.step_text,
+    "gradient_flow": gradients.step_text,
+    "logprob_agreement": logprobs.step_text,
     "training_batch": training_batch.step_text,
 }
 
@@ -27,4 +37,4 @@ def step_text(check_id: str, step: Step) -> str:
     """The sentence for ``step`` of check ``check_id``."""
     words = _BY_CHECK.get(check_id)
     text = words(step) if words is not None else None
-    return text if text is not None else step.message or step.name
+    return text if text is not None else step.name

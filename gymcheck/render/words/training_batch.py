@@ -25,3 +25,8 @@ def step_text(step: Step) -> str | None:
         return claim
     codes = ", ".join(f"{code} ×{n}" for code, n in step.data["codes"].items())
     return f"{claim}: no ({codes})"
+
+
+def processing_step_text(step: Step) -> str | None:
+    """The ``processing`` step that ``gradient_flow`` and ``logprob_agreement`` open with."""
+    return f"Samples: {step.data['label']}" if step.name == "processing" else None

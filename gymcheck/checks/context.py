@@ -1,0 +1,161 @@
+"""What a check gets: one ``CheckContext`` holding every input a check may need.
+
+Each command fills in what it was given (a base URL, a tokenizer, rollouts, a training model,
+options); a check reads what it registered as ``needs``. Rollouts are inspected once, on first
+use, and both rollout checks read that one inspection; the training model is loaded once and
+shared by the training checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gymcheck.checks.registry import Need
+from gymcheck.errors import GymcheckError
+from gymcheck.progress import StepProgress
+
+if TYPE_CHECKING:
+    from gymcheck.checks.training_batch import RolloutBatch
+    from gymcheck.report import CheckResult
+    from gymcheck.training import TrainModel
+
+RewardRange = tuple[float, float]
+
+
+class RolloutInput(Protocol):
+    """Where a run's rollouts come from: records in memory, files, a Gym collection."""
+
+    def inspect(self, tokenizer: Any, reward_range: RewardRange) -> tuple[CheckResult, CheckResult]:
+        """One pass over every rollout: the ``rollout_collection`` and ``token_continuity``
+        results."""
+        ...
+
+    def records(self) -> Sequence[Any]:
+        """The rollout records, for the checks that train on them."""
+        ...
+
+
+@dataclass(slots=True)
+class CheckOptions:
+    """The checks' settings; each command exposes the ones that concern it."""
+
+    reward_range: RewardRange = (0.0, 1.0)
+    timeout: float = 60.0
+    """Seconds each endpoint request may take."""
+    burst: int = 64
+    """Requests in ``http_endpoint``'s latency burst, ``concurrency`` at a time."""
+    concurrency: int = 16
+    strings: Sequence[str] | None = None
+    """More strings for ``token_roundtrip``'s battery."""
+    chat_template: str | None = None
+    """A Jinja chat template that replaces the tokenizer's own."""
+    temperature: float = 1.0
+    """The sampling temperature the rollouts were generated with."""
+    gradient_rollouts: int = 4
+    max_rollouts: int | None = None
+    """``logprob_agreement`` scores only the first N rollouts."""
+    max_mult_prob_error: float = 1.05
+    max_kl: float = 1e-3
+
+
+@dataclass
+class CheckContext:
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    tokenizer: Any = None
+    rollouts: RolloutInput | None = None
+    train_model: TrainModel | str | None = None
+    """A loaded model, or where to load it from (a directory or ``module:factory``)."""
+    processor: Any = None
+    """The user's rollout-to-training-sample function (``training_batch``); ``None``: not given."""
+    options: CheckOptions = field(default_factory=CheckOptions)
+    progress: StepProgress | None = None
+    _rollout_results: tuple[CheckResult, CheckResult] | None = field(
+        default=None, init=False, repr=False
+    )
+    _batches: Sequence[RolloutBatch] | None = field(default=None, init=False, repr=False)
+
+    def unmet(self, needs: Sequence[Need]) -> str | None:
+        """Why a check with these ``needs`` cannot run here (it is then skipped), or ``None``.
+
+        Loads the training model when one is needed, so that a model that cannot be loaded
+        is the user's error (``ModelLoadError``) before the check starts.
+        """
+        for need in needs:
+            reason = self._missing(need)
+            if reason is not None:
+                return reason
+        return None
+
+    def _missing(self, need: Need) -> str | None:
+        if need == "base_url" and not self.base_url:
+            return "no --base-url: the endpoint is not part of this run"
+        if need == "tokenizer" and self.tokenizer is None:
+            return "no tokenizer: pass --tokenizer PATH|NAME"
+        if need == "rollouts" and self.rollouts is None:
+            return "no rollouts: pass --rollouts FILE or collect them through Gym"
+        if need == "processor" and self.processor is None:
+            return "no processor: pass --processor FILE.py:FUNC"
+        if need == "train_model":
+            return self._training_unmet()
+        return None
+
+    def _training_unmet(self) -> str | None:
+        from gymcheck.training import as_train_model, torch_missing_reason
+
+        if (reason := torch_missing_reason()) is not None:
+            return reason
+        if self.train_model is None:
+            return "no training model: pass --train-model PATH"
+        if self.rollouts is None or not self.records():
+            return "no rollouts to train on"
+        self.train_model = as_train_model(self.train_model)
+        return None
+
+    def training_model(self) -> TrainModel:
+        """The training model, loaded once (``unmet`` loads it before a check that needs it)."""
+        from gymcheck.training import as_train_model
+
+        if self.train_model is None:
+            raise GymcheckError("no training model in this context")
+        self.train_model = as_train_model(self.train_model)
+        return self.train_model
+
+    def rollout_results(self) -> tuple[CheckResult, CheckResult]:
+        """``rollout_collection`` and ``token_continuity`` from one pass over the rollouts."""
+        if self._rollout_results is None:
+            if self.rollouts is None:
+                raise GymcheckError("no rollouts in this context")
+            self._rollout_results = self.rollouts.inspect(self.tokenizer, self.options.reward_range)
+        return self._rollout_results
+
+    def processed_batches(self) -> Sequence[RolloutBatch] | None:
+        """Each rollout with the samples the user's processing made of it (processed once, for
+        ``training_batch`` and the training checks), or ``None`` without a processor."""
+        if self.processor is None:
+            return None
+        if self._batches is None:
+            from gymcheck.checks.training_batch import process_batch
+            from gymcheck.training import TrainModel
+
+            tokenizer = self.tokenizer
+            if tokenizer is None and isinstance(self.train_model, TrainModel):
+                tokenizer = self.train_model.tokenizer
+            self._batches = process_batch(self.records(), self.processor, tokenizer=tokenizer)
+        return self._batches
+
+    @property
+    def processing_label(self) -> str:
+        """Whose processing the training checks train on (``details.processing``)."""
+        if self.processor is not None:
+            return str(self.processor.label)
+        from gymcheck.checks.training_batch.samples import OWN_PROCESSING
+
+        return OWN_PROCESSING
+
+    def records(self) -> Sequence[Any]:
+        """The rollout records (an empty list when the run has none)."""
+        return self.rollouts.records() if self.rollouts is not None else []

@@ -1,0 +1,133 @@
+"""Where a run's rollouts come from: records in memory, JSONL files, or a Gym collection.
+
+Each is a ``RolloutInput`` (``gymcheck.checks.context``): ``inspect`` makes the one pass that
+both rollout checks read, ``records`` gives the records to the checks that train on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gymcheck.checks.context import RewardRange
+from gymcheck.checks.rollout_pass import RolloutPass
+from gymcheck.errors import UsageError
+from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES
+from gymcheck.progress import StepProgress
+from gymcheck.report import CheckResult, Finding
+
+
+@dataclass(slots=True)
+class RecordList:
+    """Rollout records held in memory, plus the rollouts that never became records."""
+
+    items: Sequence[Any]
+    failed: Sequence[Finding] = ()
+    """One finding per rollout that could not be collected."""
+
+    def inspect(self, tokenizer: Any, reward_range: RewardRange) -> tuple[CheckResult, CheckResult]:
+        rollouts = RolloutPass(tokenizer=tokenizer, reward_range=reward_range)
+        for finding in self.failed:
+            rollouts.add_unreadable(finding)
+        rollouts.add_records(self.items)
+        return rollouts.tallies.results()
+
+    def records(self) -> Sequence[Any]:
+        return self.items
+
+
+@dataclass(slots=True)
+class RolloutFiles:
+    """Rollout JSONL files, streamed through one pass (``gymcheck.scan``); the records are
+    parsed again only for the checks that train on them."""
+
+    paths: Sequence[Path]
+    workers: int = 1
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    progress: Callable[[int], None] | None = None
+    """Called with the bytes scanned since the last call."""
+    spool_findings: bool = False
+    """Spool every finding to disk for the JSON report (the console keeps a bounded few)."""
+    ray: str | None = None
+    """Scan on a Ray cluster at this address (``gymcheck rollouts --ray``)."""
+    _records: list[Any] | None = field(default=None, init=False)
+
+    def inspect(self, tokenizer: Any, reward_range: RewardRange) -> tuple[CheckResult, CheckResult]:
+        from gymcheck.scan import scan
+
+        try:
+            result = scan(
+                self.paths,
+                tokenizer=tokenizer,
+                reward_range=reward_range,
+                workers=self.workers,
+                progress=self.progress,
+                max_line_bytes=self.max_line_bytes,
+                spool_findings=self.spool_findings,
+                ray=self.ray,
+            )
+        except OSError as exc:
+            raise UsageError(f"cannot read rollouts: {exc.strerror or exc}") from None
+        return result.results()
+
+    def records(self) -> Sequence[Any]:
+        if self._records is None:
+            from gymcheck.jsonl import iter_values
+
+            self._records = [
+                value
+                for path in self.paths
+                for _, value, problem in iter_values(path)
+                if problem is None
+            ]
+        return self._records
+
+
+@dataclass(slots=True)
+class GymCollection:
+    """Rollouts collected through a NeMo Gym head server, on first use."""
+
+    gym_url: str
+    rows: Sequence[Any]
+    agent: str | None = None
+    timeout: float = 120.0
+    progress: StepProgress | None = None
+    save_to: Path | None = None
+    """Write the collected rollouts here as JSONL, as NeMo Gym's rollout collection does."""
+    _collected: RecordList | None = field(default=None, init=False)
+
+    def inspect(self, tokenizer: Any, reward_range: RewardRange) -> tuple[CheckResult, CheckResult]:
+        return self._collect().inspect(tokenizer, reward_range)
+
+    def records(self) -> Sequence[Any]:
+        return self._collect().records()
+
+    def _collect(self) -> RecordList:
+        if self._collected is None:
+            from gymcheck.collect import collect_rollouts
+
+            progress = self.progress
+            collection = collect_rollouts(
+                self.gym_url,
+                self.rows,
+                agent=self.agent,
+                timeout=self.timeout,
+                progress=(lambda done, total: progress("Collecting rollouts", done, total))
+                if progress
+                else None,
+            )
+            if self.save_to is not None:
+                _write_jsonl(self.save_to, collection.records)
+            self._collected = RecordList(collection.records, collection.findings)
+        return self._collected
+
+
+def _write_jsonl(path: Path, records: Sequence[Any]) -> None:
+    import orjson
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        for record in records:
+            handle.write(orjson.dumps(record) + b"\n")

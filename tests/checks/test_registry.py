@@ -1,0 +1,60 @@
+"""The registry is the one source of the checks' ids, order, required flags and headings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gymcheck.checks.registry import check_ids, registered, spec_of
+from gymcheck.reference.faults import FAULTS
+
+DESIGN_ORDER = [
+    "http_endpoint",
+    "token_roundtrip",
+    "rollout_collection",
+    "token_continuity",
+    "gradient_flow",
+    "logprob_agreement",
+]
+
+
+def test_the_checks_of_design_md_run_in_its_order() -> None:
+    ids = check_ids()
+    assert [i for i in ids if i in DESIGN_ORDER] == DESIGN_ORDER
+    assert len(set(ids)) == len(ids)
+
+
+def test_required_flags_follow_design_md() -> None:
+    required = {spec.id: spec.required for spec in registered()}
+    assert {i: required[i] for i in DESIGN_ORDER} == {
+        "http_endpoint": True,
+        "token_roundtrip": True,
+        "rollout_collection": True,
+        "token_continuity": True,
+        "gradient_flow": False,
+        "logprob_agreement": False,
+    }
+
+
+def test_every_check_says_what_it_proves_and_needs() -> None:
+    for spec in registered():
+        assert spec.heading.endswith("...") and spec.proves, spec.id
+        assert set(spec.needs) <= {"base_url", "tokenizer", "rollouts", "train_model", "processor"}
+    assert spec_of("http_endpoint").needs == ("base_url",)
+    assert spec_of("gradient_flow").needs == ("rollouts", "train_model")
+
+
+def test_every_fault_names_a_registered_check() -> None:
+    ids = set(check_ids())
+    assert {info.caught_by for info in FAULTS.values()} <= ids
+
+
+def test_no_check_id_is_listed_by_hand_outside_the_registry() -> None:
+    package = Path(__file__).parents[2] / "gymcheck"
+    ids = "|".join(DESIGN_ORDER)
+    for path in [
+        package / "suite.py",
+        package / "render" / "console.py",
+        *package.glob("cli/*.py"),
+    ]:
+        assert not re.search(rf'"({ids})"', path.read_text()), path

@@ -1,0 +1,42 @@
+"""Each check's step words are written render-side, from the step's data."""
+
+from __future__ import annotations
+
+from gymcheck.render.words import step_text
+from gymcheck.report import Status, Step
+
+
+def test_gradient_flow_words() -> None:
+    assert (
+        step_text(
+            "gradient_flow", Step("loss_mask", Status.PASS, data={"causes": [], "generated": 7})
+        )
+        == "Loss mask is 1 exactly on the 7 generated tokens"
+    )
+    assert (
+        step_text("gradient_flow", Step("loss", Status.FAIL, data={"problem": "zero"}))
+        == "Loss is exactly zero"
+    )
+    update = Step("update", Status.PASS, data={"gain": 0.25, "lr": 0.001})
+    assert step_text("gradient_flow", update).endswith("(+0.25 at lr 0.001)")
+
+
+def test_logprob_agreement_words() -> None:
+    step = Step(
+        "token_mult_prob_error", Status.FAIL, data={"value": 1.2, "limit": 1.05, "tokens": 40}
+    )
+    assert (
+        step_text("logprob_agreement", step)
+        == "token_mult_prob_error 1.2000 (limit 1.05) over 40 tokens"
+    )
+
+
+def test_collection_words_for_one_and_many_rollouts() -> None:
+    one = Step("collected", Status.PASS, data={"clean": 1, "rollouts": 1})
+    many = Step("collected", Status.FAIL, data={"clean": 3, "rollouts": 4})
+    assert step_text("rollout_collection", one) == "Rollout collected successfully"
+    assert step_text("rollout_collection", many) == "3 of 4 rollouts collected successfully"
+
+
+def test_a_step_without_words_shows_its_name() -> None:
+    assert step_text("some_future_check", Step("probe", Status.PASS)) == "probe"
