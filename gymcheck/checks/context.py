@@ -70,7 +70,8 @@ class CheckContext:
     train_model: TrainModel | str | None = None
     """A loaded model, or where to load it from (a directory or ``module:factory``)."""
     processor: Any = None
-    """The user's rollout-to-training-sample function (``training_batch``); ``None``: not given."""
+    """The user's processing (a ``gymcheck.processing.load.Processing``: their
+    rollout-to-training-sample function, or the samples it dumped); ``None``: not given."""
     options: CheckOptions = field(default_factory=CheckOptions)
     progress: StepProgress | None = None
     _rollout_results: tuple[CheckResult, CheckResult] | None = field(
@@ -98,7 +99,7 @@ class CheckContext:
         if need == "rollouts" and self.rollouts is None:
             return "no rollouts: pass --rollouts FILE or collect them through Gym"
         if need == "processor" and self.processor is None:
-            return "no processor: pass --processor FILE.py:FUNC"
+            return "no --processor or --processed: the trainer's processing is not part of this run"
         if need == "train_model":
             return self._training_unmet()
         return None

@@ -27,6 +27,7 @@ CHECK_MODULES = (
     "gymcheck.checks.tokenizer",
     "gymcheck.checks.collection",
     "gymcheck.checks.continuity.check",
+    "gymcheck.checks.training_batch.check",
     "gymcheck.checks.gradients.check",
     "gymcheck.checks.logprobs.check",
 )
@@ -36,7 +37,7 @@ CHECK_MODULES = (
 class CheckSpec:
     id: str
     order: int
-    """Checks run in ascending order; gaps leave room (``training_batch`` goes at 45)."""
+    """Checks run in ascending order; gaps leave room for more."""
     required: bool
     """Whether the run fails when this check fails (DESIGN.md section 1)."""
     heading: str
@@ -45,6 +46,9 @@ class CheckSpec:
     """What a pass proves, in one sentence."""
     needs: tuple[Need, ...]
     run: CheckFunction
+    only_with: Need | None = None
+    """The check is part of a run only when this input is given (``training_batch``: a
+    processor); then it is ``required`` like any other."""
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
@@ -58,11 +62,14 @@ def check(
     heading: str,
     proves: str,
     needs: tuple[Need, ...] = (),
+    only_with: Need | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register the decorated ``(ctx) -> CheckResult`` function as check ``check_id``."""
 
     def register(run: CheckFunction) -> CheckFunction:
-        _REGISTRY[check_id] = CheckSpec(check_id, order, required, heading, proves, needs, run)
+        _REGISTRY[check_id] = CheckSpec(
+            check_id, order, required, heading, proves, needs, run, only_with
+        )
         return run
 
     return register

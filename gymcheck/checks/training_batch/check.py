@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gymcheck.checks.context import CheckContext
+from gymcheck.checks.registry import check
 from gymcheck.checks.training_batch.diagnose import RolloutBatch, diagnose_rollout
 from gymcheck.processing.load import Processing, Processor, load_processing
 from gymcheck.report import CheckResult, Status, Step
@@ -95,6 +97,22 @@ def training_batch_result(batches: Sequence[RolloutBatch], label: str) -> CheckR
         )
         status = Status.PASS
     return CheckResult(CHECK_ID, status, summary, details=details, steps=steps, findings=findings)
+
+
+@check(
+    CHECK_ID,
+    order=50,
+    required=True,
+    heading="🧮 Testing the trainer's processed samples...",
+    proves="the trainer's own processed sample of each rollout holds its token ids in order, a "
+    "loss mask that is 1 exactly on generated tokens, aligned engine log-probs and its reward",
+    needs=("rollouts", "processor"),
+    only_with="processor",
+)
+def training_batch(ctx: CheckContext) -> CheckResult:
+    processing: Processing = ctx.processor
+    batches = process_batch(ctx.records(), processing, tokenizer=ctx.tokenizer)
+    return training_batch_result(batches, processing.label)
 
 
 def check_training_batch(
