@@ -85,11 +85,3 @@ def test_run_checks_runs_registered_checks_in_the_order_given() -> None:
     assert report.title == "two checks"
     # No rollouts in this context: both are skipped with the reason.
     assert {c.status for c in report.checks} == {Status.SKIP}
-
-
-def test_a_check_that_runs_only_with_its_input_is_left_out_without_it() -> None:
-    from gymcheck.checks.registry import check_ids
-
-    report = run_checks(check_ids(), CheckContext())
-    ids = [c.id for c in report.checks]
-    assert "training_batch" not in ids and "token_continuity" in ids

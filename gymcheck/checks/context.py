@@ -99,7 +99,10 @@ class CheckContext:
         if need == "rollouts" and self.rollouts is None:
             return "no rollouts: pass --rollouts FILE or collect them through Gym"
         if need == "processor" and self.processor is None:
-            return "no --processor or --processed: the trainer's processing is not part of this run"
+            return (
+                "no --processor or --processed: the trainer's own processing is not part of "
+                "this run"
+            )
         if need == "train_model":
             return self._training_unmet()
         return None

@@ -46,9 +46,6 @@ class CheckSpec:
     """What a pass proves, in one sentence."""
     needs: tuple[Need, ...]
     run: CheckFunction
-    only_with: Need | None = None
-    """The check is part of a run only when this input is given (``training_batch``: a
-    processor); then it is ``required`` like any other."""
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
@@ -62,14 +59,11 @@ def check(
     heading: str,
     proves: str,
     needs: tuple[Need, ...] = (),
-    only_with: Need | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register the decorated ``(ctx) -> CheckResult`` function as check ``check_id``."""
 
     def register(run: CheckFunction) -> CheckFunction:
-        _REGISTRY[check_id] = CheckSpec(
-            check_id, order, required, heading, proves, needs, run, only_with
-        )
+        _REGISTRY[check_id] = CheckSpec(check_id, order, required, heading, proves, needs, run)
         return run
 
     return register

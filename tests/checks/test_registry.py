@@ -60,8 +60,8 @@ def test_no_check_id_is_listed_by_hand_outside_the_registry() -> None:
         assert not re.search(rf'"({ids})"', path.read_text()), path
 
 
-def test_training_batch_sits_between_continuity_and_gradients_and_runs_only_when_given() -> None:
+def test_training_batch_sits_between_continuity_and_gradients_and_needs_a_processor() -> None:
     ids = list(check_ids())
     assert ids.index("token_continuity") < ids.index("training_batch") < ids.index("gradient_flow")
     training_batch = spec_of("training_batch")
-    assert training_batch.required and training_batch.only_with == "processor"
+    assert training_batch.required and "processor" in training_batch.needs

@@ -13,13 +13,12 @@ from xml.etree import ElementTree as ET
 import orjson
 import pytest
 
-from gymcheck.checks.registry import check_ids, spec_of
+from gymcheck.checks.registry import check_ids
 from gymcheck.reference.faults import FAULTS, FORCED_TEMPERATURE, Fault
 
 pytestmark = pytest.mark.slow
 
-# The checks a run without a processor runs (training_batch runs only with one).
-CHECK_ORDER = tuple(i for i in check_ids() if spec_of(i).only_with is None)
+CHECK_ORDER = check_ids()
 
 # The finding each fault must produce in the check meant to catch it: (code, cause or None).
 # Sending history as text also re-serializes tool-call JSON (numbers lose digits), so under

@@ -107,12 +107,12 @@ def training_batch_result(batches: Sequence[RolloutBatch], label: str) -> CheckR
     proves="the trainer's own processed sample of each rollout holds its token ids in order, a "
     "loss mask that is 1 exactly on generated tokens, aligned engine log-probs and its reward",
     needs=("rollouts", "processor"),
-    only_with="processor",
 )
 def training_batch(ctx: CheckContext) -> CheckResult:
-    processing: Processing = ctx.processor
-    batches = process_batch(ctx.records(), processing, tokenizer=ctx.tokenizer)
-    return training_batch_result(batches, processing.label)
+    batches = ctx.processed_batches()
+    if not batches:
+        return CheckResult(CHECK_ID, Status.SKIP, "no rollouts to process")
+    return training_batch_result(batches, ctx.processing_label)
 
 
 def check_training_batch(
