@@ -9,8 +9,8 @@ import orjson
 import pytest
 from rollout_builders import make_record, plant_reasoning_stripped, tito_turns
 
-from gymcheck.checks import rollout_pass
 from gymcheck.checks.registry import check_ids
+from gymcheck.checks.rollout_pass import RolloutPass
 from gymcheck.report import ExitCode, Status
 from gymcheck.suite import SuiteConfig, run_suite
 
@@ -27,14 +27,19 @@ def rollouts_file(qwen3_tokenizer, tmp_path: Path) -> Path:
 
 
 def test_suite_over_a_rollouts_file(rollouts_file, qwen3_dir, monkeypatch) -> None:
-    inspected: list[int | None] = []
-    real = rollout_pass.inspect_record
+    inspected: list[str] = []
+    real_record, real_clean = RolloutPass.add_record, RolloutPass.add_clean
 
-    def counting(record, **kwargs):
-        inspected.append(kwargs["at"].line)
-        return real(record, **kwargs)
+    def add_record(self, record, **kwargs):
+        inspected.append(f"line {kwargs['at'].line}")
+        real_record(self, record, **kwargs)
 
-    monkeypatch.setattr(rollout_pass, "inspect_record", counting)
+    def add_clean(self, turns, **kwargs):
+        inspected.append("clean")  # proven clean on the bytes (gymcheck.fastscan)
+        real_clean(self, turns, **kwargs)
+
+    monkeypatch.setattr(RolloutPass, "add_record", add_record)
+    monkeypatch.setattr(RolloutPass, "add_clean", add_clean)
     seen: list[str] = []
     report = run_suite(
         SuiteConfig(rollouts=[rollouts_file], tokenizer=str(qwen3_dir)),
@@ -47,7 +52,8 @@ def test_suite_over_a_rollouts_file(rollouts_file, qwen3_dir, monkeypatch) -> No
     assert checks["training_batch"].status is Status.SKIP  # no processor
     assert checks["rollout_collection"].status is Status.FAIL
     assert checks["token_continuity"].status is Status.FAIL
-    assert inspected == [1, 2, 3]  # one inspection per record serves both rollout checks
+    # One inspection per record serves both rollout checks.
+    assert sorted(inspected) == ["clean", "line 2", "line 3"]
 
     [reward] = checks["rollout_collection"].findings
     assert (reward.code, reward.source, reward.line, reward.rollout_index) == (

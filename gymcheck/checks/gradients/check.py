@@ -51,8 +51,15 @@ DEFAULT_LEARNING_RATE = 1e-3
     needs=("rollouts", "train_model"),
 )
 def gradient_flow(ctx: CheckContext) -> CheckResult:
-    return check_gradient_flow(
-        ctx.records(), ctx.training_model(), max_rollouts=ctx.options.gradient_rollouts
+    # With a processor, on the user's own samples (the integration under test).
+    from gymcheck.checks.training_batch.samples import gradient_flow_for
+
+    return gradient_flow_for(
+        ctx.records(),
+        ctx.training_model(),
+        batches=ctx.processed_batches(),
+        label=ctx.processing_label,
+        max_rollouts=ctx.options.gradient_rollouts,
     )
 
 

@@ -74,10 +74,15 @@ def check_logprob_agreement(
     needs=("rollouts", "train_model"),
 )
 def logprob_agreement(ctx: CheckContext) -> CheckResult:
+    # With a processor, on the user's own samples (the integration under test).
+    from gymcheck.checks.training_batch.samples import logprob_agreement_for
+
     options, report = ctx.options, ctx.progress
-    return check_logprob_agreement(
+    return logprob_agreement_for(
         ctx.records(),
         ctx.training_model(),
+        batches=ctx.processed_batches(),
+        label=ctx.processing_label,
         tokenizer=ctx.tokenizer,
         temperature=options.temperature,
         max_mult_prob_error=options.max_mult_prob_error,
