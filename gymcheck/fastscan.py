@@ -129,6 +129,8 @@ def _skip_space(line: bytes, at: int) -> int:
 
 
 def _trimmed(line: bytes, start: int, end: int) -> _Span:
+    if (line[start] not in _SPACE and line[end - 1] not in _SPACE) or start == end:
+        return _Span(start, end)
     start = _skip_space(line, start)
     while end > start and line[end - 1] in _SPACE:
         end -= 1

@@ -148,7 +148,7 @@ def scan_lines(
             reported = line.end_offset
         if line.blank:
             continue
-        at = Location(source=source, line=number, rollout_index=where.first_record + records)
+        index = where.first_record + records
         records += 1
         if options.fast and not line.oversize:
             clean = prove_clean(
@@ -157,6 +157,7 @@ def scan_lines(
             if clean is not None:
                 rollouts.add_clean(clean.turns, reward=clean.reward)
                 continue
+        at = Location(source=source, line=number, rollout_index=index)
         record, error = parse_line(line)
         if error is not None:
             rollouts.add_unreadable(at.finding(SCHEMA, error, fix=FIX_LINE))
