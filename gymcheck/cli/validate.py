@@ -135,7 +135,13 @@ def validate(
     ] = None,
     agent: Annotated[
         str | None,
-        typer.Option(metavar="NAME", help="The Gym agent's server name.", rich_help_panel=TARGET),
+        typer.Option(
+            metavar="NAME",
+            help="The Gym agent for every row, by instance name (as agent_ref.name and "
+            "`gym eval run --agent`), or its implementation name when only one agent has it. "
+            "Default: each row's agent_ref, else its task_source.",
+            rich_help_panel=TARGET,
+        ),
     ] = None,
     input_path: Annotated[
         Path | None,
