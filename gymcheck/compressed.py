@@ -20,9 +20,12 @@ from typing import Any, BinaryIO, cast
 from gymcheck.errors import UsageError
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x1f\x8b", "gzip"),
+    (b"\x1f\x8b\x08", "gzip"),  # with its one compression method, deflate
     (b"\x28\xb5\x2f\xfd", "zstd"),
-    (b"BZh", "bzip2"),
+    *(
+        (b"BZh" + level, "bzip2")
+        for level in (b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9")
+    ),
     (b"\xfd7zXZ\x00", "xz"),
 )
 

@@ -219,7 +219,7 @@ def validate(
         from gymcheck.scan import check_paths
 
         if rollouts:
-            check_paths(rollouts)  # a FIFO, a device or a compressed dump: exit 2 now
+            check_paths(rollouts)  # a FIFO, a device, a .zst without zstandard: exit 2 now
         for path in (input_path, processed):
             if path is not None:
                 check_input_file(path)
