@@ -12,8 +12,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from gymcheck.errors import UsageError
-
 Layer = Literal["server", "agent", "resource", "trainer"]
 
 
@@ -173,14 +171,3 @@ def detached_parameter_model() -> Any:
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True)
     parametrize.register_parametrization(model.model.norm, "weight", Detached())
     return model, load_tokenizer(model_dir)
-
-
-def parse_fault(name: str | None) -> Fault | None:
-    """The fault named ``name`` (``None`` for none); ``UsageError`` lists the known names."""
-    if name is None:
-        return None
-    try:
-        return Fault(name)
-    except ValueError:
-        known = ", ".join(f.value for f in Fault)
-        raise UsageError(f"unknown fault {name!r}; known faults: {known}") from None

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from gymcheck.errors import UsageError
 from gymcheck.reference.faults import (
     DETACHED_PARAMETER_MODEL,
     FAULTS,
     Fault,
     ServerFaults,
-    parse_fault,
     serve_with_wrong_tokenizer,
 )
 from gymcheck.reference.model import ensure_reference_model
@@ -30,11 +28,6 @@ def test_every_fault_names_a_layer_and_the_check_that_catches_it() -> None:
     assert FAULTS[Fault.WRONG_TOKENIZER].caught_by == "token_roundtrip"
     assert FAULTS[Fault.DETACHED_PARAMETER].layer == "trainer"
     assert FAULTS[Fault.PROCESSED_LOGPROBS].caught_by == "logprob_agreement"
-
-
-def test_unknown_fault_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="known faults: retokenize"):
-        parse_fault("no-such-fault")
 
 
 def test_processed_logprobs_forces_the_temperature_but_keeps_greedy() -> None:
