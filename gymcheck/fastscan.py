@@ -39,6 +39,10 @@ _SPACE = b" \t\r\n"
 # In valid JSON, a value without any of these characters is a non-negative integer (or a list
 # of them): no sign, fraction, exponent, string, true/false/null, array or object.
 _NOT_AN_ID = tuple(bytes([c]) for c in b'-.eE"tfn[{')
+# Without a vocabulary ``sum`` settles the rest: a float (or an id past 64 bits, which orjson
+# reads as one) makes it a float, a null, string or array raises TypeError. Booleans and
+# negative ids add up like ids, so their characters are looked for.
+_SIGN_OR_BOOLEAN = (b"-", b"t", b"f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +207,8 @@ def _reward(record: dict[str, Any], reward_range: RewardRange) -> float:
 def _check_logprobs(logprobs: list[Any], count: int) -> None:
     if not count or len(logprobs) != count:
         raise _Unusual  # empty_generation, logprobs_length_mismatch
-    if not math.isfinite(sum(logprobs)):
-        raise _Unusual  # logprobs_invalid (a None or a string raises TypeError)
+    # orjson reads no NaN or infinity, so the exact path's finite-sum test cannot fail here
+    # (a sum that overflows is no finding either); max raises TypeError on a null or string.
     highest = max(logprobs)
     if highest > 0 or (highest == 0 and any(type(v) not in (int, float) for v in logprobs)):
         raise _Unusual  # a positive log-prob, or false among zeros
@@ -217,9 +221,10 @@ class _IdText:
     def __init__(self, line: bytes, vocab_size: int | None) -> None:
         self.line = line
         self.vocab_size = vocab_size
+        self.refused = _NOT_AN_ID if vocab_size is not None else _SIGN_OR_BOOLEAN
 
     def check(self, span: _Span, ids: list[Any]) -> None:
-        for char in _NOT_AN_ID:
+        for char in self.refused:
             if self.line.find(char, span.start, span.end) >= 0:
                 raise _Unusual  # schema, or token_id_out_of_range for a negative id
         if not ids:
