@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from gymcheck.checks.records import RewardRange
 from gymcheck.checks.rollout_pass import RolloutTallies
@@ -68,18 +68,20 @@ def compression_of(path: Path) -> str | None:
         return compression(handle)
 
 
-def scan_rollouts(
-    paths: Iterable[PathLike],
-    *,
-    tokenizer: Any = None,
-    reward_range: RewardRange = (0.0, 1.0),
-    workers: int = 1,
-    progress: Progress | None = None,
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    spool_findings: bool = False,
-    fast: bool = True,
-    ray: str | None = None,
-) -> Report:
+class ScanOptions(TypedDict, total=False):
+    """``scan``'s keyword options, which ``scan_rollouts`` passes on."""
+
+    tokenizer: Any
+    reward_range: RewardRange
+    workers: int
+    progress: Progress | None
+    max_line_bytes: int
+    spool_findings: bool
+    fast: bool
+    ray: str | None
+
+
+def scan_rollouts(paths: Iterable[PathLike], **options: Unpack[ScanOptions]) -> Report:
     """Scan rollout JSONL files and report both rollout checks.
 
     ``tokenizer`` is a loaded tokenizer, a local directory or a cached model name (``None``:
@@ -88,19 +90,9 @@ def scan_rollouts(
     first findings of each code and counts all; ``spool_findings`` writes every one to a
     temporary file, from which ``finding_dicts()`` and the JSON report stream them.
     ``fast=False`` runs the exact path on every line (``gymcheck.fastscan`` only skips it
-    for lines it proves clean).
+    for lines it proves clean). The other options and their defaults are ``scan``'s.
     """
-    return scan(
-        paths,
-        tokenizer=tokenizer,
-        reward_range=reward_range,
-        workers=workers,
-        progress=progress,
-        max_line_bytes=max_line_bytes,
-        spool_findings=spool_findings,
-        fast=fast,
-        ray=ray,
-    ).to_report()
+    return scan(paths, **options).to_report()
 
 
 def scan(
