@@ -69,6 +69,24 @@ def _run_and_render(config: SuiteConfig, output: Output) -> Report:
     return report
 
 
+def _refuse_overwrite(
+    json_path: Path | None,
+    junit_path: Path | None,
+    html_path: Path | None,
+    save_rollouts: Path | None,
+    inputs: list[Path | None],
+) -> None:
+    refuse_overwrite(
+        [
+            ("--json", json_path),
+            ("--junit", junit_path),
+            ("--html", html_path),
+            ("--save-rollouts", save_rollouts),
+        ],
+        inputs,
+    )
+
+
 def _target(config: SuiteConfig) -> str:
     parts = [
         f"endpoint {config.base_url}" if config.base_url else "the embedded model server",
@@ -203,14 +221,8 @@ def validate(
     """
     if gym_url and not input_path:
         usage_error("--gym-url needs --input TASKS.jsonl (the task rows to run)")
-    refuse_overwrite(
-        [
-            ("--json", json_path),
-            ("--junit", junit_path),
-            ("--html", html_path),
-            ("--save-rollouts", save_rollouts),
-        ],
-        [*(rollouts or []), input_path, processed],
+    _refuse_overwrite(
+        json_path, junit_path, html_path, save_rollouts, [*(rollouts or []), input_path, processed]
     )
     if processor and processed:
         usage_error("pass --processor or --processed, not both")
@@ -287,15 +299,7 @@ def demo(
             f"Planting fault [bold]{planted.value}[/] ({info.description}); "
             f"[bold]{info.caught_by}[/] must catch it.\n"
         )
-    refuse_overwrite(
-        [
-            ("--json", json_path),
-            ("--junit", junit_path),
-            ("--html", html_path),
-            ("--save-rollouts", save_rollouts),
-        ],
-        [],
-    )
+    _refuse_overwrite(json_path, junit_path, html_path, save_rollouts, [])
     config = SuiteConfig(fault=planted, save_rollouts=save_rollouts)
     output.target = "the embedded reference stack" + (f", fault {planted}" if planted else "")
     report = _run_and_render(config, output)
