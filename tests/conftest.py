@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 DATA = Path(__file__).resolve().parent / "data"
+
+# The property and fuzz tests draw the same examples on every run, so a CI verdict cannot flip;
+# GYMCHECK_HYPOTHESIS_RANDOM=1 explores new ones while developing.
+settings.register_profile("deterministic", derandomize=True)
+settings.register_profile("random", derandomize=False)
+settings.load_profile("random" if os.environ.get("GYMCHECK_HYPOTHESIS_RANDOM") else "deterministic")
 
 
 def package_dir(package: str) -> Path:

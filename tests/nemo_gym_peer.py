@@ -99,15 +99,22 @@ def _gym_example_rows() -> str:
     ).read_text()
 
 
-def task_rows() -> list[dict[str, Any]]:
+def task_rows(*, greedy: bool = False) -> list[dict[str, Any]]:
     """Gym's example rows (fresh copies), asked to call the tool.
 
     ``tool_choice: "required"`` gives valid Hermes tool calls even from the reference model's
-    weights; 300 tokens leave room for one.
+    weights; 300 tokens leave room for one. ``greedy`` is for the reference server: its tool
+    grammar does not hold arguments to the tool's schema, and a sampled integer past 64 bits
+    makes Gym's own agent fail the row (orjson cannot serialize it); greedy decoding gives the
+    same calls on every run. vLLM's grammar (``--tool-strict-level parameter``) keeps sampled
+    arguments to the schema.
     """
     rows = [json.loads(line) for line in _gym_example_rows().splitlines() if line.strip()]
+    params: dict[str, Any] = {"tool_choice": "required", "max_output_tokens": 300}
+    if greedy:
+        params["temperature"] = 0.0
     for row in rows:
-        row["responses_create_params"] |= {"tool_choice": "required", "max_output_tokens": 300}
+        row["responses_create_params"] |= params
     return rows
 
 
@@ -293,6 +300,14 @@ def gym_tasks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Gym's example rows (no ``agent_ref``) as a JSONL file."""
     path = tmp_path_factory.mktemp("gym-tasks") / "tasks.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in task_rows()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def gym_greedy_tasks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same rows, decoded greedily (for the reference server), as a JSONL file."""
+    path = tmp_path_factory.mktemp("gym-greedy-tasks") / "tasks.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in task_rows(greedy=True)))
     return path
 
 

@@ -25,10 +25,16 @@ def _model_calls(record: dict) -> int:
 
 
 def test_prefix_supply_is_requested_and_proven(
-    gym_prefix_supply: GymPeer, gym_tasks: Path, tmp_path: Path
+    gym_prefix_supply: GymPeer, gym_greedy_tasks: Path, tmp_path: Path
 ):
     _run, report, records = validate_through(
-        gym_prefix_supply, tmp_path, "--agent", AGENT, "--input", str(gym_tasks), base_url=False
+        gym_prefix_supply,
+        tmp_path,
+        "--agent",
+        AGENT,
+        "--input",
+        str(gym_greedy_tasks),
+        base_url=False,
     )
     statuses = {c["id"]: c["status"] for c in report["checks"]}
     assert statuses["rollout_collection"] == "pass" and statuses["token_continuity"] == "pass"

@@ -42,14 +42,14 @@ def _model_calls(record: dict[str, Any]) -> int:
 
 
 def test_collection_and_continuity_pass_through_gym(
-    gym_reference: GymPeer, gym_tasks: Path, tmp_path: Path
+    gym_reference: GymPeer, gym_greedy_tasks: Path, tmp_path: Path
 ):
     run, report, records = validate_through(
-        gym_reference, tmp_path, "--agent", AGENT, "--input", str(gym_tasks)
+        gym_reference, tmp_path, "--agent", AGENT, "--input", str(gym_greedy_tasks)
     )
     statuses = _statuses(report)
     assert statuses["rollout_collection"] == "pass", report
-    assert len(records) == len(task_rows())
+    assert len(records) == len(task_rows(greedy=True))
     # Every rollout called the tool, then the model again: the second prompt holds the first
     # call re-rendered by the template, unless the server spliced the exact ids back in.
     assert [_model_calls(r) for r in records] == [2] * len(records)
@@ -62,14 +62,16 @@ def test_collection_and_continuity_pass_through_gym(
 
 @pytest.mark.parametrize("agent", [AGENT, AGENT_IMPLEMENTATION])
 def test_agent_flag_by_instance_or_implementation_name(gym_reference: GymPeer, agent: str):
-    collection = collect_rollouts(gym_reference.head_url, task_rows()[:2], agent=agent, timeout=300)
+    collection = collect_rollouts(
+        gym_reference.head_url, task_rows(greedy=True)[:2], agent=agent, timeout=300
+    )
     assert not collection.findings, [f.message for f in collection.findings]
     assert len(collection.records) == 2
     assert collection.agents.keys() == {AGENT}
 
 
 def test_rows_with_agent_ref_or_task_source_route_without_the_flag(gym_reference: GymPeer):
-    by_ref, by_source = task_rows()[:2]
+    by_ref, by_source = task_rows(greedy=True)[:2]
     by_ref["agent_ref"] = {"type": "responses_api_agents", "name": AGENT}
     by_source["task_source"] = "example_single_tool_call"  # the resources server's instance
     collection = collect_rollouts(gym_reference.head_url, [by_ref, by_source], timeout=300)
@@ -78,24 +80,27 @@ def test_rows_with_agent_ref_or_task_source_route_without_the_flag(gym_reference
 
 
 def test_rows_naming_no_agent_fail_listing_the_instances(gym_reference: GymPeer):
-    collection = collect_rollouts(gym_reference.head_url, task_rows()[:2], timeout=60)
+    collection = collect_rollouts(gym_reference.head_url, task_rows(greedy=True)[:2], timeout=60)
     assert not collection.records
     assert [f.cause for f in collection.findings] == ["agent_not_found"] * 2
     assert f"agent instances: {AGENT}" in collection.findings[0].message
     wrong = collect_rollouts(
-        gym_reference.head_url, task_rows()[:1], agent="example_single_tool_call", timeout=60
+        gym_reference.head_url,
+        task_rows(greedy=True)[:1],
+        agent="example_single_tool_call",
+        timeout=60,
     )
     assert "is a resources_servers instance, not an agent" in wrong.findings[0].message
 
 
 def test_jsonl_written_by_gym_eval_run_validates(
-    gym_reference: GymPeer, gym_tasks: Path, tmp_path: Path
+    gym_reference: GymPeer, gym_greedy_tasks: Path, tmp_path: Path
 ):
     output = tmp_path / "gym_rollouts.jsonl"
-    ran = gym_eval_run(gym_reference, gym_tasks, output)
+    ran = gym_eval_run(gym_reference, gym_greedy_tasks, output)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     records = [json.loads(line) for line in output.read_text().splitlines()]
-    assert len(records) == len(task_rows())
+    assert len(records) == len(task_rows(greedy=True))
     assert {r["agent_ref"]["name"] for r in records} == {AGENT}
     report_path = tmp_path / "report.json"
     run = gymcheck(

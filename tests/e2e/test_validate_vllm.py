@@ -68,8 +68,9 @@ def test_validate_against_vllm_reports_the_truth(vllm_server: VLLMPeer, tmp_path
     # Every multi-call rollout breaks at its tool-calling turns; single-call rollouts pass.
     assert broken == {i for i, n in enumerate(calls) if n >= 2}, (broken, calls)
     assert broken, "the embedded env must produce multi-turn rollouts through vLLM"
+    # Which of the two a break gets depends on the sampled call's text (one run in CI had only
+    # retokenized ones), so each break must be one of them, not a fixed mix.
     assert {f["cause"] for f in breaks} <= TEXT_HISTORY_CAUSES
-    assert "rerendered" in {f["cause"] for f in breaks}
     assert statuses["token_continuity"] == "fail"
     assert run.returncode == 1
 
