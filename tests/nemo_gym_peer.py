@@ -295,20 +295,22 @@ def gym_prefix_supply(
         yield gym
 
 
+def _tasks_file(tmp_path_factory: pytest.TempPathFactory, *, greedy: bool) -> Path:
+    path = tmp_path_factory.mktemp("gym-tasks") / "tasks.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in task_rows(greedy=greedy)))
+    return path
+
+
 @pytest.fixture(scope="session")
 def gym_tasks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Gym's example rows (no ``agent_ref``) as a JSONL file."""
-    path = tmp_path_factory.mktemp("gym-tasks") / "tasks.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in task_rows()))
-    return path
+    return _tasks_file(tmp_path_factory, greedy=False)
 
 
 @pytest.fixture(scope="session")
 def gym_greedy_tasks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same rows, decoded greedily (for the reference server), as a JSONL file."""
-    path = tmp_path_factory.mktemp("gym-greedy-tasks") / "tasks.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in task_rows(greedy=True)))
-    return path
+    return _tasks_file(tmp_path_factory, greedy=True)
 
 
 def gymcheck(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
