@@ -16,7 +16,7 @@ from typing import Any
 from gymcheck.checks.records import SCHEMA, RewardRange
 from gymcheck.checks.rollout_pass import RolloutPass, RolloutTallies
 from gymcheck.fastscan import prove_clean
-from gymcheck.jsonl import RawLine, iter_lines, parse_line
+from gymcheck.jsonl import RawLine, count_lines, iter_lines, parse_line
 from gymcheck.report import CheckResult, Location, Report
 
 Progress = Callable[[int], None]
@@ -98,11 +98,7 @@ def add_file(
 
 def count_range(where: Range, max_line_bytes: int) -> tuple[int, int]:
     """``(lines, records)`` in the range: where the next range starts counting."""
-    lines = records = 0
-    for line in iter_lines(where.path, where.start, where.end, max_line_bytes=max_line_bytes):
-        lines = line.number
-        records += not line.blank
-    return lines, records
+    return count_lines(where.path, where.start, where.end, max_line_bytes=max_line_bytes)
 
 
 def located(ranges: Sequence[Range], counts: Iterable[tuple[int, int]]) -> list[Range]:
