@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,19 +35,31 @@ def silent_socket() -> Iterator[str]:
 
 
 @contextmanager
+def serving_together(*servers: BackgroundServer) -> Iterator[None]:
+    """Starts the servers, then stops them all at once (uvicorn takes ~0.2 s to stop each)."""
+    try:
+        for server in servers:
+            server.start()
+        yield
+    finally:
+        with ThreadPoolExecutor(len(servers)) as pool:
+            list(pool.map(BackgroundServer.stop, servers))
+
+
+@contextmanager
 def gym_with_agent(model_base_url: str, *, agent_timeout: float = 5.0) -> Iterator[str]:
     """A head server, a real agent and resource server; the agent calls ``model_base_url``."""
-    with ExitStack() as stack:
-        resources = stack.enter_context(BackgroundServer(MultiStepResourcesServer().create_app()))
-        config = AgentConfig(
-            name="multi_step_agent",
-            resources_url=resources.url,
-            model_base_url=model_base_url,
-            model="m",
-            timeout=agent_timeout,
-        )
-        agent = stack.enter_context(BackgroundServer(create_agent_app(config)))
-        head = create_head_app(
+    resources = BackgroundServer(MultiStepResourcesServer().create_app())
+    config = AgentConfig(
+        name="multi_step_agent",
+        resources_url=resources.url,
+        model_base_url=model_base_url,
+        model="m",
+        timeout=agent_timeout,
+    )
+    agent = BackgroundServer(create_agent_app(config))
+    head = BackgroundServer(
+        create_head_app(
             [
                 ServerInstance("multi_step_resources_server", "resources_servers", resources.url),
                 ServerInstance(
@@ -58,7 +71,9 @@ def gym_with_agent(model_base_url: str, *, agent_timeout: float = 5.0) -> Iterat
                 ),
             ]
         )
-        yield stack.enter_context(BackgroundServer(head)).url
+    )
+    with serving_together(resources, agent, head):
+        yield head.url
 
 
 ROWS = tasks.multi_step_tasks(64)
@@ -92,18 +107,21 @@ def test_agent_error_becomes_http_status_finding():
 
 
 def test_slow_agent_becomes_timeout_finding():
-    with silent_socket() as hanging_model, gym_with_agent(hanging_model, agent_timeout=3) as gym:
-        collection = collect_rollouts(gym, ROWS[:2], timeout=0.5)
+    # The agent gives up on its model after 1.5 s (a 502); the collector's 0.3 s comes first.
+    with silent_socket() as hanging_model, gym_with_agent(hanging_model, agent_timeout=1.5) as gym:
+        collection = collect_rollouts(gym, ROWS[:2], timeout=0.3)
     assert [(f.code, f.cause) for f in collection.findings] == [("rollout_failed", "timeout")] * 2
 
 
 def test_answer_that_is_not_json_becomes_invalid_json_finding():
     broken = FastAPI()
     broken.post("/run")(lambda: PlainTextResponse("<html>oops</html>"))
-    with BackgroundServer(broken) as agent:
-        head = create_head_app([ServerInstance("a", "responses_api_agents", agent.url)])
-        with BackgroundServer(head) as gym:
-            collection = collect_rollouts(gym.url, ROWS[:1], agent="a", timeout=5)
+    agent = BackgroundServer(broken)
+    gym = BackgroundServer(
+        create_head_app([ServerInstance("a", "responses_api_agents", agent.url)])
+    )
+    with serving_together(agent, gym):
+        collection = collect_rollouts(gym.url, ROWS[:1], agent="a", timeout=5)
     assert [f.cause for f in collection.findings] == ["invalid_json"]
     assert "oops" in collection.findings[0].message
 
@@ -132,6 +150,26 @@ def _run_recorder() -> tuple[FastAPI, list[dict]]:
     return app, bodies
 
 
+@pytest.fixture(scope="module")
+def recording_gym() -> Iterator[tuple[str, list[dict]]]:
+    """A head server listing one recording agent: its url, and the bodies the agent got."""
+    app, bodies = _run_recorder()
+    agent = BackgroundServer(app)
+    instances = [
+        ServerInstance("multi_step_resources_server", "resources_servers", "http://x:1"),
+        ServerInstance(
+            "multi_step_agent",
+            "responses_api_agents",
+            agent.url,
+            implementation="simple_agent",
+            resources_server="multi_step_resources_server",
+        ),
+    ]
+    gym = BackgroundServer(create_head_app(instances))
+    with serving_together(agent, gym):
+        yield gym.url, bodies
+
+
 @pytest.mark.parametrize(
     ("rows", "agent"),
     [
@@ -142,22 +180,14 @@ def _run_recorder() -> tuple[FastAPI, list[dict]]:
     ],
     ids=["instance", "implementation", "agent_ref", "task_source"],
 )
-def test_rows_reach_the_agent_by_every_routing(rows: list[dict], agent: str | None):
-    app, bodies = _run_recorder()
-    with BackgroundServer(app) as server:
-        instances = [
-            ServerInstance("multi_step_resources_server", "resources_servers", "http://x:1"),
-            ServerInstance(
-                "multi_step_agent",
-                "responses_api_agents",
-                server.url,
-                implementation="simple_agent",
-                resources_server="multi_step_resources_server",
-            ),
-        ]
-        with BackgroundServer(create_head_app(instances)) as gym:
-            collection = collect_rollouts(gym.url, rows, agent=agent, timeout=10)
+def test_rows_reach_the_agent_by_every_routing(
+    recording_gym: tuple[str, list[dict]], rows: list[dict], agent: str | None
+):
+    gym_url, bodies = recording_gym
+    bodies.clear()
+    collection = collect_rollouts(gym_url, rows, agent=agent, timeout=10)
     assert not collection.findings and len(collection.records) == 1
+    assert len(bodies) == 1
     assert bodies[0]["agent_ref"]["name"] == "multi_step_agent"
     assert (bodies[0]["_ng_task_index"], bodies[0]["_ng_rollout_index"]) == (0, 0)
 

@@ -93,10 +93,10 @@ def test_invalid_json_and_hang(upstream: str) -> None:
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads(response.content)
     with (
-        FaultProxy(upstream, fault=ProxyFault.HANG, hang_s=5) as proxy,
+        FaultProxy(upstream, fault=ProxyFault.HANG, hang_s=1) as proxy,
         pytest.raises(httpx.ReadTimeout),
     ):
-        chat(proxy.url, timeout=1)
+        chat(proxy.url, timeout=0.3)
 
 
 def test_required_api_key(upstream: str) -> None:

@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 LIFETIME_S = 60.0
+TRICKLE_S = 0.05
+"""The trickling servers' pace: a byte every 50 ms, far under any deadline the tests give, so
+only a total deadline (not a per-read timeout) can stop them."""
 
 
 @dataclass(slots=True)
@@ -79,7 +82,7 @@ class HostileServer:
         self._handler = handler
         self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
+        self._listener.settimeout(0.02)  # how soon the accept loop sees the server closing
         self.port = self._listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[Request] = []
@@ -134,18 +137,18 @@ def blackhole(conn: socket.socket, request: Request, stop: threading.Event) -> N
 
 
 def trickle_headers(conn: socket.socket, request: Request, stop: threading.Event) -> None:
-    """A status line, then one byte of a never-ending header each second."""
+    """A status line, then one byte of a never-ending header every ``TRICKLE_S``."""
     conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-    while wait(stop, 1.0):
+    while wait(stop, TRICKLE_S):
         conn.sendall(b"a")
 
 
 def trickle_body(conn: socket.socket, request: Request, stop: threading.Event) -> None:
-    """Headers at once, then the body one byte a second."""
+    """Headers at once, then the body one byte every ``TRICKLE_S``."""
     conn.sendall(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
     )
-    while wait(stop, 1.0):
+    while wait(stop, TRICKLE_S):
         conn.sendall(b" ")
 
 

@@ -3,6 +3,8 @@ finding within its deadline, a capped memory, and no secret in any output."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import resource
@@ -33,7 +35,8 @@ from gymcheck.openai_client import EndpointCallError, OpenAIClient
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "sk-hostile-0123456789abcdefXYZ"
-TIMEOUT_S = 3.0
+TIMEOUT_S = 0.5
+"""Ten of the trickling servers' bytes: a per-read timeout this long would never fire."""
 SLACK_S = 12.0
 """Generous: a bound that a slow CI machine cannot break, far below the minutes of a hang."""
 
@@ -44,7 +47,6 @@ def steps(result) -> dict[str, tuple[str, str]]:
     return {s.name: (s.status.value, str(s.data.get("detail", ""))) for s in result.steps}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("handler", [blackhole, trickle_headers, trickle_body])
 def test_a_server_that_stalls_is_bounded_by_the_total_deadline(handler):
     with serving(handler) as server, OpenAIClient(server.url, timeout=TIMEOUT_S) as client:
@@ -188,13 +190,22 @@ def test_no_secret_reaches_any_output_of_validate_through_the_agent(tmp_path):
         assert f"pw-{SECRET}" not in text
 
 
-def test_a_trickling_gym_head_is_bounded_by_the_discovery_deadline():
-    from gymcheck.collect import DISCOVERY_TIMEOUT_S, collect_rollouts
+def test_a_trickling_gym_head_is_bounded_by_the_discovery_deadline(monkeypatch):
+    from gymcheck import collect
 
+    # Discovery's GETs take DISCOVERY_TIMEOUT_S (10 s) by default; a shorter one here, so that
+    # the test waits TIMEOUT_S. The rollout timeout is far longer: only discovery's can fire.
+    default = inspect.signature(collect._get_json).parameters["deadline_s"].default
+    assert default == collect.DISCOVERY_TIMEOUT_S
+    monkeypatch.setattr(
+        collect, "_get_json", functools.partial(collect._get_json, deadline_s=TIMEOUT_S)
+    )
     with serving(trickle_headers) as server:
         started = time.monotonic()
-        collection = collect_rollouts(server.url, [{"responses_create_params": {}}], timeout=3)
+        collection = collect.collect_rollouts(
+            server.url, [{"responses_create_params": {}}], timeout=60
+        )
         elapsed = time.monotonic() - started
     [finding] = collection.findings
     assert (finding.code, finding.details["cause"]) == ("rollout_failed", "timeout")
-    assert elapsed < DISCOVERY_TIMEOUT_S + SLACK_S
+    assert elapsed < TIMEOUT_S + SLACK_S
