@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 from pathlib import Path
@@ -16,6 +17,16 @@ DATA = Path(__file__).resolve().parent / "data"
 settings.register_profile("deterministic", derandomize=True)
 settings.register_profile("random", derandomize=False)
 settings.load_profile("random" if os.environ.get("GYMCHECK_HYPOTHESIS_RANDOM") else "deterministic")
+
+# The session holds ~500k long-lived objects (torch, transformers, every test module), and with
+# CPython's default thresholds each full collection walks them all: a fifth of the fast loop's
+# CPU went there. Rarer collections, and what collection imported is kept out of them.
+gc.set_threshold(10_000, 10, 10)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.collect()
+    gc.freeze()
 
 
 def package_dir(package: str) -> Path:
