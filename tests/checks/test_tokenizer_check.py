@@ -272,7 +272,6 @@ def test_load_strings_rejects_bad_files(tmp_path: Path, name: str, body: str) ->
 runner = CliRunner()
 
 
-@pytest.mark.slow
 def test_cli_qwen3_json_report(qwen3_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     run = runner.invoke(app, ["tokenizer", "--tokenizer", str(qwen3_dir), "--json", str(out)])
@@ -291,7 +290,6 @@ def test_cli_qwen3_json_report(qwen3_dir: Path, tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.slow
 def test_cli_sentencepiece_fails_with_exit_1(sentencepiece_dir: Path) -> None:
     run = runner.invoke(app, ["tokenizer", "--tokenizer", str(sentencepiece_dir)])
     assert run.exit_code == 1, run.output
@@ -299,7 +297,6 @@ def test_cli_sentencepiece_fails_with_exit_1(sentencepiece_dir: Path) -> None:
     assert "fail: RL training on this tokenizer/template goes off-policy" in run.output
 
 
-@pytest.mark.slow
 def test_cli_llama3_with_chat_template_file(llama3_dir: Path, tmp_path: Path) -> None:
     template = tmp_path / "llama3.jinja"
     template.write_text(LLAMA3_CHAT_TEMPLATE, encoding="utf-8")
@@ -329,7 +326,6 @@ def test_cli_tiny_bpe_passes(tiny_bpe, tmp_path: Path) -> None:
     assert "✅ pass: round-trips are stable" in run.output
 
 
-@pytest.mark.slow
 def test_cli_gpt2_warns(gpt2_dir: Path) -> None:
     run = runner.invoke(app, ["tokenizer", "--tokenizer", str(gpt2_dir)])
     assert run.exit_code == 0, run.output

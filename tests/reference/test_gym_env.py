@@ -17,22 +17,31 @@ from gymcheck.reference.gym.multi_step import MultiStepResourcesServer
 from gymcheck.reference.gym.single_tool import SingleToolResourcesServer
 from gymcheck.reference.serving import BackgroundServer
 
+# One server of each kind per module (they keep no state between requests: the session cookie
+# is a fresh uuid), and a fresh client, without cookies, per test.
+
+
+@pytest.fixture(scope="module")
+def single_tool_url() -> Iterator[str]:
+    with BackgroundServer(SingleToolResourcesServer().create_app()) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def multi_step_url() -> Iterator[str]:
+    with BackgroundServer(MultiStepResourcesServer().create_app()) as server:
+        yield server.url
+
 
 @pytest.fixture
-def single_tool() -> Iterator[httpx.Client]:
-    with (
-        BackgroundServer(SingleToolResourcesServer().create_app()) as server,
-        httpx.Client(base_url=server.url, timeout=10) as client,
-    ):
+def single_tool(single_tool_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=single_tool_url, timeout=10) as client:
         yield client
 
 
 @pytest.fixture
-def multi_step() -> Iterator[httpx.Client]:
-    with (
-        BackgroundServer(MultiStepResourcesServer().create_app()) as server,
-        httpx.Client(base_url=server.url, timeout=10) as client,
-    ):
+def multi_step(multi_step_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=multi_step_url, timeout=10) as client:
         yield client
 
 
