@@ -6,9 +6,8 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
-from typing import IO, NoReturn, cast
+from collections.abc import Iterator
+from typing import IO, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
@@ -95,14 +94,13 @@ def api_key_from_env(variable: str | None) -> str | None:
     return value
 
 
-def refuse_overwrite(
-    outputs: Sequence[tuple[str, Path | None]], inputs: Iterable[Path | None]
-) -> None:
-    """Exit 2 before any work when a report path is an input file (or a link to one)."""
-    from gymcheck.files import check_report_paths
+def optional_tokenizer(source: str | None) -> Any:
+    """The tokenizer that ``--tokenizer`` names, or ``None`` when it is not given."""
+    if source is None:
+        return None
+    from gymcheck.loading import load_tokenizer
 
-    with usage_errors():
-        check_report_paths(outputs, [path for path in inputs if path is not None])
+    return load_tokenizer(source)
 
 
 def is_interactive() -> bool:

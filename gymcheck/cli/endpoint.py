@@ -10,21 +10,13 @@ from gymcheck.cli._common import (
     api_key_from_env,
     console,
     exit_with,
-    http_url,
+    optional_tokenizer,
     positive_seconds,
     usage_errors,
 )
 from gymcheck.cli.app import app
-from gymcheck.cli.output import (
-    FormatOpt,
-    HtmlOpt,
-    JsonOpt,
-    JunitOpt,
-    Output,
-    OutputFormat,
-    QuietOpt,
-    VerboseOpt,
-)
+from gymcheck.cli.options import option_groups, shared
+from gymcheck.cli.output import Output
 from gymcheck.running import run_checks
 
 
@@ -33,39 +25,32 @@ from gymcheck.running import run_checks
     epilog="Example: [bold]gymcheck endpoint --base-url http://localhost:8000/v1 "
     "--api-key-env OPENAI_API_KEY --junit endpoint.xml[/]",
 )
+@option_groups
 def endpoint(
     base_url: Annotated[
         str,
-        typer.Option(
+        shared(
             "--base-url",
-            metavar="URL",
-            help="The server's OpenAI-compatible base URL, e.g. http://localhost:8000/v1.",
+            "The server's OpenAI-compatible base URL, e.g. http://localhost:8000/v1.",
             show_default=False,
-            callback=http_url,
         ),
     ],
     model: Annotated[
-        str | None,
-        typer.Option(
-            "--model", metavar="NAME", help="Model id to probe (default: the first one listed)."
-        ),
+        str | None, shared("--model", "Model id to probe (default: the first one listed).")
     ] = None,
     api_key_env: Annotated[
         str | None,
-        typer.Option(
+        shared(
             "--api-key-env",
-            metavar="VAR",
-            help="Environment variable holding the API key (sent as a bearer token, never "
-            "printed).",
+            "Environment variable holding the API key (sent as a bearer token, never printed).",
         ),
     ] = None,
     tokenizer: Annotated[
         str | None,
-        typer.Option(
+        shared(
             "--tokenizer",
-            metavar="PATH|NAME",
-            help="Tokenizer directory or cached name, to decode the generated ids when the "
-            "served model's directory is not on this machine.",
+            "Tokenizer directory or cached name, to decode the generated ids when the served "
+            "model's directory is not on this machine.",
         ),
     ] = None,
     timeout: Annotated[
@@ -77,12 +62,8 @@ def endpoint(
             help="Seconds each request may take in all: connect, headers and body.",
         ),
     ] = 30.0,
-    json_path: JsonOpt = None,
-    junit_path: JunitOpt = None,
-    html_path: HtmlOpt = None,
-    output_format: FormatOpt = OutputFormat.console,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    *,
+    output: Output,
 ) -> None:
     """Probe a generation server the way NeMo Gym trains through it.
 
@@ -92,16 +73,10 @@ def endpoint(
     from gymcheck.checks.endpoint import CHECK_ID
     from gymcheck.render.console import render_header, render_summary
 
-    output = Output(
-        json_path, junit_path, html_path, output_format, quiet, verbose, target=base_url
-    )
+    output.start(target=base_url)
     api_key = api_key_from_env(api_key_env)
-    loaded = None
-    if tokenizer is not None:
-        with usage_errors():
-            from gymcheck.loading import load_tokenizer
-
-            loaded = load_tokenizer(tokenizer)
+    with usage_errors():
+        loaded = optional_tokenizer(tokenizer)
     context = CheckContext(
         base_url=base_url,
         model=model,

@@ -16,27 +16,14 @@ from gymcheck.cli._common import (
     console,
     err_console,
     exit_with,
-    refuse_overwrite,
+    optional_tokenizer,
     usage_error,
     usage_errors,
 )
 from gymcheck.cli.app import app
-from gymcheck.cli.output import (
-    FormatOpt,
-    HtmlOpt,
-    JsonOpt,
-    JunitOpt,
-    Output,
-    OutputFormat,
-    QuietOpt,
-    VerboseOpt,
-)
-from gymcheck.cli.processing_options import (
-    BatchFormat,
-    BatchFormatOpt,
-    ProcessedOpt,
-    ProcessorOpt,
-)
+from gymcheck.cli.options import option_groups, shared
+from gymcheck.cli.output import Output
+from gymcheck.cli.processing_options import ProcessingOptions
 from gymcheck.cli.progress import suite_progress
 from gymcheck.report import CheckResult, Report, Status
 from gymcheck.running import run_checks
@@ -80,18 +67,15 @@ def read_records(path: Path) -> tuple[list[Any], list[str]]:
     epilog="Example: [bold]gymcheck gradients --rollouts rollouts.jsonl --train-model "
     "/models/qwen3 --plot logprobs.png --html training.html[/]",
 )
+@option_groups
 def gradients(
-    rollouts: Annotated[
-        Path,
-        typer.Option("--rollouts", metavar="FILE", help="Rollout JSONL written by NeMo Gym."),
-    ],
+    rollouts: Annotated[Path, shared("--rollouts", "Rollout JSONL written by NeMo Gym.")],
     train_model: Annotated[
         str,
-        typer.Option(
+        shared(
             "--train-model",
-            metavar="PATH|MODULE:FN",
-            help="Hugging Face model directory, or module:factory (file.py:factory) returning "
-            "a torch.nn.Module that maps input_ids [1,T] to logits [1,T,V].",
+            "Hugging Face model directory, or module:factory (file.py:factory) returning a "
+            "torch.nn.Module that maps input_ids [1,T] to logits [1,T,V].",
             rich_help_panel=MODEL,
         ),
     ],
@@ -106,11 +90,10 @@ def gradients(
     ] = None,
     temperature: Annotated[
         float,
-        typer.Option(
+        shared(
             "--temperature",
-            metavar="T",
+            "Sampling temperature of the rollouts.",
             min=1e-6,
-            help="Sampling temperature of the rollouts.",
             rich_help_panel=MODEL,
         ),
     ] = 1.0,
@@ -128,10 +111,9 @@ def gradients(
     ] = None,
     tokenizer: Annotated[
         str | None,
-        typer.Option(
+        shared(
             "--tokenizer",
-            metavar="PATH|NAME",
-            help="Tokenizer for decoded text (default: the model's).",
+            "Tokenizer for decoded text (default: the model's).",
             rich_help_panel=MODEL,
         ),
     ] = None,
@@ -160,15 +142,9 @@ def gradients(
             "--max-kl", metavar="X", help="Healthy gen_kl_error.", rich_help_panel=THRESHOLDS
         ),
     ] = 1e-3,
-    processor: ProcessorOpt = None,
-    processed: ProcessedOpt = None,
-    batch_format: BatchFormatOpt = BatchFormat.auto,
-    json_path: JsonOpt = None,
-    junit_path: JunitOpt = None,
-    html_path: HtmlOpt = None,
-    output_format: FormatOpt = OutputFormat.console,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    *,
+    trainer: ProcessingOptions,
+    output: Output,
 ) -> None:
     """Check that rollouts train: gradients flow, and trainer log-probs match the engine's."""
     from gymcheck.checks.context import CheckContext, CheckOptions
@@ -176,29 +152,16 @@ def gradients(
     from gymcheck.rollout_inputs import RecordList
     from gymcheck.training import load_train_model
 
-    refuse_overwrite(
-        [("--json", json_path), ("--junit", junit_path), ("--html", html_path), ("--plot", plot)],
-        [rollouts, processed],
-    )
-    output = Output(
-        json_path,
-        junit_path,
-        html_path,
-        output_format,
-        quiet,
-        verbose,
-        target=f"{rollouts} with {train_model}",
-    )
+    output.refuse_overwrite([rollouts, trainer.processed], ("--plot", plot))
+    output.start(target=f"{rollouts} with {train_model}")
     with usage_errors():
         records, notes = read_records(rollouts)
         model = load_train_model(train_model, dtype=dtype.value, device=device)
-        loaded_tokenizer = None
-        if tokenizer is not None:
-            from gymcheck.loading import load_tokenizer
-
-            loaded_tokenizer = load_tokenizer(tokenizer)
+        loaded_tokenizer = optional_tokenizer(tokenizer)
         processing = load_processing(
-            processor=processor, processed=processed, batch_format=batch_format.value
+            processor=trainer.processor,
+            processed=trainer.processed,
+            batch_format=trainer.batch_format.value,
         )
     if not records:
         usage_error(f"{rollouts}: no rollout records")

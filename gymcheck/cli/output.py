@@ -1,5 +1,6 @@
 """What every command that produces findings shares: the report options (--json, --junit,
---html, --format, -q, -v), where the human output goes, and the run's metadata.
+--html, --format, -q, -v), defined once as the option group ``Output``; where the human output
+goes; and the run's metadata.
 
 ``--json -`` (or ``--junit -``, ``--html -``) writes that report to stdout; the human output
 then goes to stderr, so ``gymcheck demo --json - | jq`` works.
@@ -7,11 +8,12 @@ then goes to stderr, so ``gymcheck demo --json - | jq`` works.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,7 +22,7 @@ from typing import IO, Annotated
 
 import typer
 
-from gymcheck.cli._common import console, human_output_on_stderr, usage_error
+from gymcheck.cli._common import console, human_output_on_stderr, usage_error, usage_errors
 from gymcheck.report import CheckResult, Report, RunInfo
 
 REPORTS = "Reports"
@@ -110,18 +112,25 @@ def redacted_command(argv: list[str]) -> str:
 
 @dataclass
 class Output:
-    """The report options of one command, and the rendering they choose."""
+    """The report options of one command, and the rendering they choose.
 
-    json_path: Path | None = None
-    junit_path: Path | None = None
-    html_path: Path | None = None
-    format: OutputFormat = OutputFormat.console
-    quiet: bool = False
-    verbose: bool = False
-    target: str | None = None
+    An option group (``gymcheck.cli.options.option_groups``): each field but ``target`` is a
+    command-line option.
+    """
+
+    json_path: JsonOpt = None
+    junit_path: JunitOpt = None
+    html_path: HtmlOpt = None
+    output_format: FormatOpt = OutputFormat.console
+    quiet: QuietOpt = False
+    verbose: VerboseOpt = False
+    target: str | None = dataclasses.field(default=None, init=False)
     """What the run validates, in words (shown by the HTML report and the JSON ``run``)."""
 
-    def __post_init__(self) -> None:
+    def start(self, target: str | None = None) -> None:
+        """Check that the options agree (a usage error if not) and, with a report on stdout,
+        send the human output to stderr. Before anything is printed."""
+        self.target = target
         to_stdout = [p for p in (self.json_path, self.junit_path, self.html_path) if _dash(p)]
         if len(to_stdout) > 1:
             usage_error("only one of --json, --junit and --html can be '-' (stdout)")
@@ -130,13 +139,26 @@ class Output:
         if to_stdout:
             human_output_on_stderr(True)  # stdout carries the report alone
 
+    def refuse_overwrite(
+        self, inputs: Iterable[Path | None], *more: tuple[str, Path | None]
+    ) -> None:
+        """Exit 2 before any work when a report path (these three, then ``more``) is one of
+        ``inputs`` (or a link to one)."""
+        from gymcheck.files import check_report_paths
+
+        reports = [("--json", self.json_path), ("--junit", self.junit_path)]
+        with usage_errors():
+            check_report_paths(
+                [*reports, ("--html", self.html_path), *more], [p for p in inputs if p is not None]
+            )
+
     @property
     def verbosity(self) -> int:
         return -1 if self.quiet else (1 if self.verbose else 0)
 
     def check(self, result: CheckResult) -> None:
         """One check's section: the guide's layout, or its GitHub annotations."""
-        if self.format is OutputFormat.github:
+        if self.output_format is OutputFormat.github:
             from gymcheck.render.github import check_lines
 
             for line in check_lines(result):

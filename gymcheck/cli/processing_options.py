@@ -3,6 +3,7 @@ by ``validate`` and ``gradients``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -48,3 +49,12 @@ BatchFormatOpt = Annotated[
         rich_help_panel=PANEL,
     ),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingOptions:
+    """The three options as one option group (``gymcheck.cli.options.option_groups``)."""
+
+    processor: ProcessorOpt = None
+    processed: ProcessedOpt = None
+    batch_format: BatchFormatOpt = BatchFormat.auto

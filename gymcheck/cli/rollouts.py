@@ -16,21 +16,13 @@ from gymcheck.cli._common import (
     err_console,
     exit_with,
     is_interactive,
+    optional_tokenizer,
     parse_reward_range,
-    refuse_overwrite,
     usage_errors,
 )
 from gymcheck.cli.app import app
-from gymcheck.cli.output import (
-    FormatOpt,
-    HtmlOpt,
-    JsonOpt,
-    JunitOpt,
-    Output,
-    OutputFormat,
-    QuietOpt,
-    VerboseOpt,
-)
+from gymcheck.cli.options import option_groups, shared
+from gymcheck.cli.output import Output
 from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES
 from gymcheck.render.groups import plural
 from gymcheck.report import ExitCode, Report
@@ -42,6 +34,7 @@ from gymcheck.running import run_checks
     epilog="Example: [bold]gymcheck rollouts rollouts.jsonl --tokenizer /models/qwen3 "
     "--workers 4 --junit rollouts.xml[/]",
 )
+@option_groups
 def rollouts(
     files: Annotated[
         list[Path],
@@ -53,16 +46,14 @@ def rollouts(
     ],
     tokenizer: Annotated[
         str | None,
-        typer.Option(
+        shared(
             "--tokenizer",
-            metavar="PATH|NAME",
-            help="Tokenizer directory or cached model name: decodes breaks, names "
-            "their cause and checks ids against the vocabulary.",
+            "Tokenizer directory or cached model name: decodes breaks, names their cause and "
+            "checks ids against the vocabulary.",
         ),
     ] = None,
     reward_range: Annotated[
-        str,
-        typer.Option("--reward-range", metavar="LO,HI", help="Valid rewards, inclusive, as LO,HI."),
+        str, shared("--reward-range", "Valid rewards, inclusive, as LO,HI.")
     ] = "0,1",
     workers: Annotated[
         int,
@@ -92,12 +83,8 @@ def rollouts(
             "gymcheck[ray].",
         ),
     ] = None,
-    json_path: JsonOpt = None,
-    junit_path: JunitOpt = None,
-    html_path: HtmlOpt = None,
-    output_format: FormatOpt = OutputFormat.console,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    *,
+    output: Output,
 ) -> None:
     """Check every rollout record and the token continuity of every multi-turn rollout."""
     from gymcheck.checks.context import CheckContext, CheckOptions
@@ -106,29 +93,17 @@ def rollouts(
     from gymcheck.scan import check_paths
 
     low_high = parse_reward_range(reward_range)
-    refuse_overwrite([("--json", json_path), ("--junit", junit_path), ("--html", html_path)], files)
-    output = Output(
-        json_path,
-        junit_path,
-        html_path,
-        output_format,
-        quiet,
-        verbose,
-        target=", ".join(map(str, files)),
-    )
+    output.refuse_overwrite(files)
+    output.start(target=", ".join(map(str, files)))
     with usage_errors():
         paths = check_paths(files)
-        loaded = None
-        if tokenizer is not None:
-            from gymcheck.loading import load_tokenizer
-
-            loaded = load_tokenizer(tokenizer)
+        loaded = optional_tokenizer(tokenizer)
 
     rollout_files = RolloutFiles(
         paths,
         workers=workers,
         max_line_bytes=max_line_bytes,
-        spool_findings=json_path is not None or junit_path is not None,
+        spool_findings=output.json_path is not None or output.junit_path is not None,
         ray=ray,
     )
     context = CheckContext(

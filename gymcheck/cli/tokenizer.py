@@ -9,16 +9,8 @@ import typer
 
 from gymcheck.cli._common import console, exit_with, usage_errors
 from gymcheck.cli.app import app
-from gymcheck.cli.output import (
-    FormatOpt,
-    HtmlOpt,
-    JsonOpt,
-    JunitOpt,
-    Output,
-    OutputFormat,
-    QuietOpt,
-    VerboseOpt,
-)
+from gymcheck.cli.options import option_groups, shared
+from gymcheck.cli.output import Output
 from gymcheck.errors import UsageError
 from gymcheck.report import Status
 from gymcheck.running import run_checks
@@ -41,13 +33,13 @@ def read_chat_template(path: Path) -> str:
     "tokenizer",
     epilog="Example: [bold]gymcheck tokenizer --tokenizer /models/qwen3 --html tokenizer.html[/]",
 )
+@option_groups
 def tokenizer(
     tokenizer_source: Annotated[
         str,
-        typer.Option(
+        shared(
             "--tokenizer",
-            metavar="PATH|NAME",
-            help="Tokenizer directory, or a model name already in the local Hugging Face cache.",
+            "Tokenizer directory, or a model name already in the local Hugging Face cache.",
             show_default=False,
         ),
     ],
@@ -68,12 +60,8 @@ def tokenizer(
             help="Jinja chat template to use instead of the tokenizer's.",
         ),
     ] = None,
-    json_path: JsonOpt = None,
-    junit_path: JunitOpt = None,
-    html_path: HtmlOpt = None,
-    output_format: FormatOpt = OutputFormat.console,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    *,
+    output: Output,
 ) -> None:
     """Round-trip tricky strings and check the chat template keeps token continuity."""
     from gymcheck.checks.context import CheckContext, CheckOptions
@@ -81,9 +69,7 @@ def tokenizer(
     from gymcheck.checks.tokenizer import CHECK_ID, VERDICTS
     from gymcheck.loading import load_tokenizer
 
-    output = Output(
-        json_path, junit_path, html_path, output_format, quiet, verbose, target=tokenizer_source
-    )
+    output.start(target=tokenizer_source)
     with usage_errors():
         strings = load_strings(strings_path) if strings_path is not None else None
         template = read_chat_template(chat_template_path) if chat_template_path else None

@@ -14,27 +14,13 @@ from gymcheck.cli._common import (
     err_console,
     http_url,
     parse_reward_range,
-    refuse_overwrite,
     usage_error,
     usage_errors,
 )
 from gymcheck.cli.app import app
-from gymcheck.cli.output import (
-    FormatOpt,
-    HtmlOpt,
-    JsonOpt,
-    JunitOpt,
-    Output,
-    OutputFormat,
-    QuietOpt,
-    VerboseOpt,
-)
-from gymcheck.cli.processing_options import (
-    BatchFormat,
-    BatchFormatOpt,
-    ProcessedOpt,
-    ProcessorOpt,
-)
+from gymcheck.cli.options import option_groups, shared
+from gymcheck.cli.output import Output
+from gymcheck.cli.processing_options import ProcessingOptions
 from gymcheck.cli.progress import suite_progress
 from gymcheck.reference.faults import FAULTS, Fault
 from gymcheck.render import console as console_renderer
@@ -69,24 +55,6 @@ def _run_and_render(config: SuiteConfig, output: Output) -> Report:
     return report
 
 
-def _refuse_overwrite(
-    json_path: Path | None,
-    junit_path: Path | None,
-    html_path: Path | None,
-    save_rollouts: Path | None,
-    inputs: list[Path | None],
-) -> None:
-    refuse_overwrite(
-        [
-            ("--json", json_path),
-            ("--junit", junit_path),
-            ("--html", html_path),
-            ("--save-rollouts", save_rollouts),
-        ],
-        inputs,
-    )
-
-
 def _target(config: SuiteConfig) -> str:
     parts = [
         f"endpoint {config.base_url}" if config.base_url else "the embedded model server",
@@ -113,33 +81,31 @@ def _announce_reference_build() -> None:
     epilog="Example: [bold]gymcheck validate --base-url http://localhost:8000/v1 --tokenizer "
     "/models/qwen3 --html report.html --junit report.xml[/]"
 )
+@option_groups
 def validate(
     base_url: Annotated[
         str | None,
-        typer.Option(
-            metavar="URL",
-            callback=http_url,
-            help="The OpenAI-compatible server to validate. Default: the embedded stack.",
+        shared(
+            "--base-url",
+            "The OpenAI-compatible server to validate. Default: the embedded stack.",
             rich_help_panel=TARGET,
         ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option(metavar="NAME", help="Served model name.", rich_help_panel=TARGET)
+        str | None, shared("--model", "Served model name.", rich_help_panel=TARGET)
     ] = None,
     api_key_env: Annotated[
         str | None,
-        typer.Option(
-            metavar="VAR",
-            help="Environment variable holding the API key (never printed).",
+        shared(
+            "--api-key-env",
+            "Environment variable holding the API key (never printed).",
             rich_help_panel=TARGET,
         ),
     ] = None,
     tokenizer: Annotated[
         str | None,
-        typer.Option(
-            metavar="PATH|NAME",
-            help="Tokenizer directory or cached name (offline).",
-            rich_help_panel=TARGET,
+        shared(
+            "--tokenizer", "Tokenizer directory or cached name (offline).", rich_help_panel=TARGET
         ),
     ] = None,
     gym_url: Annotated[
@@ -172,9 +138,9 @@ def validate(
     ] = None,
     rollouts: Annotated[
         list[Path] | None,
-        typer.Option(
-            metavar="FILE",
-            help="Validate rollouts from JSONL instead of collecting (repeatable).",
+        shared(
+            "--rollouts",
+            "Validate rollouts from JSONL instead of collecting (repeatable).",
             rich_help_panel=TARGET,
         ),
     ] = None,
@@ -185,35 +151,28 @@ def validate(
         ),
     ] = None,
     reward_range: Annotated[
-        str,
-        typer.Option(metavar="LO,HI", help="Valid reward range.", rich_help_panel=TARGET),
+        str, shared("--reward-range", "Valid reward range.", rich_help_panel=TARGET)
     ] = "0,1",
     train_model: Annotated[
         str | None,
-        typer.Option(
-            metavar="PATH|MODULE:FN",
-            help="Training model: HF directory or module:factory.",
+        shared(
+            "--train-model",
+            "Training model: HF directory or module:factory.",
             rich_help_panel=TRAINING,
         ),
     ] = None,
     temperature: Annotated[
         float,
-        typer.Option(
-            metavar="T",
-            help="Sampling temperature the rollouts were generated with.",
+        shared(
+            "--temperature",
+            "Sampling temperature the rollouts were generated with.",
             rich_help_panel=TRAINING,
         ),
     ] = 1.0,
-    processor: ProcessorOpt = None,
-    processed: ProcessedOpt = None,
-    batch_format: BatchFormatOpt = BatchFormat.auto,
+    *,
+    trainer: ProcessingOptions,
     save_rollouts: SaveRolloutsOpt = None,
-    json_path: JsonOpt = None,
-    junit_path: JunitOpt = None,
-    html_path: HtmlOpt = None,
-    output_format: FormatOpt = OutputFormat.console,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    output: Output,
 ) -> None:
     """Run every check and print the summary of NeMo Gym's "Validate Your Integration" guide.
 
@@ -221,10 +180,10 @@ def validate(
     """
     if gym_url and not input_path:
         usage_error("--gym-url needs --input TASKS.jsonl (the task rows to run)")
-    _refuse_overwrite(
-        json_path, junit_path, html_path, save_rollouts, [*(rollouts or []), input_path, processed]
+    output.refuse_overwrite(
+        [*(rollouts or []), input_path, trainer.processed], ("--save-rollouts", save_rollouts)
     )
-    if processor and processed:
+    if trainer.processor and trainer.processed:
         usage_error("pass --processor or --processed, not both")
     with usage_errors():
         from gymcheck.files import check_input_file
@@ -232,7 +191,7 @@ def validate(
 
         if rollouts:
             check_paths(rollouts)  # a FIFO, a device, a .zst without zstandard: exit 2 now
-        for path in (input_path, processed):
+        for path in (input_path, trainer.processed):
             if path is not None:
                 check_input_file(path)
     config = SuiteConfig(
@@ -249,13 +208,11 @@ def validate(
         envs=tuple(env) if env else None,
         temperature=temperature,
         save_rollouts=save_rollouts,
-        processor=processor,
-        processed=processed,
-        batch_format=batch_format.value,
+        processor=trainer.processor,
+        processed=trainer.processed,
+        batch_format=trainer.batch_format.value,
     )
-    output = Output(
-        json_path, junit_path, html_path, output_format, quiet, verbose, target=_target(config)
-    )
+    output.start(target=_target(config))
     report = _run_and_render(config, output)
     raise typer.Exit(int(report.exit_code()))
 
@@ -263,6 +220,7 @@ def validate(
 @app.command(
     epilog="Example: [bold]gymcheck demo --fault strip-reasoning --html report.html --json -[/]"
 )
+@option_groups
 def demo(
     fault: Annotated[
         Fault | None,
@@ -277,12 +235,8 @@ def demo(
         typer.Option("--list-faults", help="List the faults and the check that catches each."),
     ] = False,
     save_rollouts: SaveRolloutsOpt = None,
-    json_path: JsonOpt = None,
-    junit_path: JunitOpt = None,
-    html_path: HtmlOpt = None,
-    output_format: FormatOpt = OutputFormat.console,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    *,
+    output: Output,
 ) -> None:
     """Run the embedded stack, optionally with one planted bug, and validate it."""
     if list_faults:
@@ -292,15 +246,14 @@ def demo(
             )
         raise typer.Exit(int(ExitCode.OK))
     planted = fault
-    output = Output(json_path, junit_path, html_path, output_format, quiet, verbose)
+    output.start(target="the embedded reference stack" + (f", fault {planted}" if planted else ""))
     if planted is not None:
         info = FAULTS[planted]
         console.print(
             f"Planting fault [bold]{planted.value}[/] ({info.description}); "
             f"[bold]{info.caught_by}[/] must catch it.\n"
         )
-    _refuse_overwrite(json_path, junit_path, html_path, save_rollouts, [])
+    output.refuse_overwrite([], ("--save-rollouts", save_rollouts))
     config = SuiteConfig(fault=planted, save_rollouts=save_rollouts)
-    output.target = "the embedded reference stack" + (f", fault {planted}" if planted else "")
     report = _run_and_render(config, output)
     raise typer.Exit(int(report.exit_code()))
