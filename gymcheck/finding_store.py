@@ -16,6 +16,7 @@ import tempfile
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import IO, Any
 
 import orjson
@@ -85,6 +86,17 @@ class FindingStore:
         elif self.spool:
             for finding in other.kept:
                 self._spool_handle().write(finding.to_json_bytes() + b"\n")
+
+    def shift(self, lines: int, records: int) -> None:
+        """Move every finding ``lines`` lines and ``records`` records further into its file:
+        the findings of a range scanned as if it started the file (the parallel scan does
+        not wait for a count of the lines before each range). Spooled findings are rewritten."""
+        if not lines and not records:
+            return
+        self.kept = [_shifted(f, lines, records) for f in self.kept]
+        self._close_handle()
+        for path in self._files:
+            _shift_spooled(path, lines, records)
 
     @property
     def complete(self) -> bool:
@@ -159,6 +171,30 @@ class FindingStore:
 
 
 _STATE = ("keep", "spool", "kept", "counts", "_kept_counts", "_files")
+
+
+def _shifted(finding: Finding, lines: int, records: int) -> Finding:
+    # A copy: the same finding may be kept in two stores, and each shifts it once.
+    line, index = finding.line, finding.rollout_index
+    return replace(
+        finding,
+        line=None if line is None else line + lines,
+        rollout_index=None if index is None else index + records,
+    )
+
+
+def _shift_spooled(path: str, lines: int, records: int) -> None:
+    """Rewrite a spool file with shifted positions; orjson writes back the bytes that
+    ``Finding.to_json_bytes`` would have written (same keys in the same order)."""
+    with open(path, "rb") as source, open(path + ".shifted", "wb") as sink:
+        for raw in source:
+            data = orjson.loads(raw)
+            if "line" in data:
+                data["line"] += lines
+            if "rollout_index" in data:
+                data["rollout_index"] += records
+            sink.write(orjson.dumps(data) + b"\n")
+    os.replace(path + ".shifted", path)
 
 
 def _take(path: str) -> bytes:

@@ -2,8 +2,9 @@
 
 Memory stays flat: a file is read line by line, and what is kept per rollout is a few counters
 (plus the findings of bad ones). With ``workers > 1`` each file is cut into byte ranges at line
-starts; the pool first counts each range's lines, so that every range is scanned knowing its
-first line and record, and each finding is created at its file position. A compressed file
+starts, each scanned as if it started the file; as the results come back in order, each
+range's findings are shifted by the lines and records of the ranges before it
+(``scan_lines.placed``), so no pass counts lines before the scan. A compressed file
 (gzip, zstd, bzip2, xz) is decompressed once and its chunks fanned out
 (``gymcheck.scan_stream``).
 """
@@ -11,7 +12,7 @@ first line and record, and each finding is created at its file position. A compr
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
@@ -30,9 +31,8 @@ from gymcheck.scan_lines import (
     RangeResult,
     ScanResult,
     add_file,
-    count_range,
     init_worker,
-    located,
+    placed,
     scan_range,
     scan_range_in_worker,
 )
@@ -149,14 +149,6 @@ def worker_count(requested: int, files: Sequence[Path]) -> int:
 # --- the process pool ---------------------------------------------------------------------
 
 
-def _located_ranges(
-    pool: ProcessPoolExecutor, path: Path, parts: int, max_line_bytes: int
-) -> list[Range]:
-    """The file cut into ranges that know their first line and record (counted in the pool)."""
-    ranges = [Range(path, s, e) for s, e in split_ranges(path, parts)]
-    return located(ranges, pool.map(count_range, ranges, [max_line_bytes] * len(ranges)))
-
-
 def _scan_parallel(
     files: Sequence[Path],
     result: ScanResult,
@@ -177,7 +169,7 @@ def _scan_parallel(
                 scan_compressed(path, name, result, tokenizer, options, progress, pool, workers)
                 continue
             parts = max(workers * 4, -(-path.stat().st_size // _RANGE_BYTES))
-            ranges = _located_ranges(pool, path, parts, options.max_line_bytes)
+            ranges = [Range(path, s, e) for s, e in split_ranges(path, parts)]
             futures = [
                 (where, pool.submit(scan_range_in_worker, where, options)) for where in ranges
             ]
@@ -191,9 +183,14 @@ def _collect(
     progress: Progress | None,
 ) -> None:
     for path, submitted in jobs:
-        parts_done = []
-        for where, future in submitted:
-            parts_done.append(future.result())
-            if progress is not None:
-                progress(where.end - where.start)
-        add_file(result, path, parts_done)
+        add_file(result, path, list(placed(_finished(submitted, progress))))
+
+
+def _finished(
+    submitted: Sequence[tuple[Range, Future[RangeResult]]], progress: Progress | None
+) -> Iterator[RangeResult]:
+    """Each range's result, in order, as it comes (its findings are shifted meanwhile)."""
+    for where, future in submitted:
+        yield future.result()
+        if progress is not None:
+            progress(where.end - where.start)

@@ -8,7 +8,7 @@ tasks. Each finding is created at its file line and record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,22 @@ def located(ranges: Sequence[Range], counts: Iterable[tuple[int, int]]) -> list[
         lines += range_lines
         records += range_records
     return result
+
+
+def placed(parts: Iterable[RangeResult]) -> Iterator[RangeResult]:
+    """The results of a file's consecutive ranges, each scanned from line 1 and record 0
+    (``Range``'s defaults), in order, their findings shifted to their file position. No
+    range then waits for a count of the lines before it: that count is a pass over the
+    whole file that one worker never makes (6% of the fast scan's CPU time even with
+    ``count_lines``, and more as the per-line work gets cheaper)."""
+    lines = records = 0
+    for part in parts:
+        tallies = part.scan.tallies
+        for store in (tallies.collection.findings, tallies.continuity.findings):
+            store.shift(lines, records)
+        lines += part.scan.lines
+        records += part.records
+        yield part
 
 
 def scan_range(

@@ -55,3 +55,28 @@ def test_the_spool_files_are_removed_with_the_store():
     store.close()
     del store
     assert not any(os.path.exists(path) for path in paths)
+
+
+def test_shift_moves_kept_and_spooled_findings_down_the_file():
+    store = FindingStore(keep=2, spool=True)
+    shared = Finding("schema", "not JSON", line=1, rollout_index=0, details={"x": [1.5, None]})
+    store.extend([shared, Finding("schema", "nowhere"), Finding("schema", "third", line=9)])
+    other = FindingStore(keep=2)
+    other.append(shared)  # the same object in two stores: each moves it once
+    store.shift(10, 4)
+    other.shift(10, 4)
+    assert [(f.line, f.rollout_index) for f in store.kept] == [(11, 4), (None, None)]
+    assert [(f.line, f.rollout_index) for f in other.kept] == [(11, 4)]
+    assert (shared.line, shared.rollout_index) == (1, 0)
+    moved = [
+        Finding("schema", "not JSON", line=11, rollout_index=4, details={"x": [1.5, None]}),
+        Finding("schema", "nowhere"),
+        Finding("schema", "third", line=19),
+    ]
+    assert list(store.json_lines()) == [f.to_json_bytes() for f in moved]
+
+
+def test_shift_by_nothing_leaves_the_store_as_it_is():
+    store = filled(4)
+    store.shift(0, 0)
+    assert lines(store) == [1, 2, 3, 4]

@@ -51,19 +51,25 @@ def test_findings_carry_file_line_and_record_index(mixed_lines, qwen3_tokenizer,
     assert codes == {"continuity_break", "reward_invalid", "schema"}
 
 
+@pytest.mark.parametrize("spool", [False, True])
 def test_parallel_ranges_locate_findings_as_one_pass_does(
-    mixed_lines, qwen3_tokenizer, tmp_path, monkeypatch
+    mixed_lines, qwen3_tokenizer, tmp_path, monkeypatch, spool
 ):
+    """Each range is scanned from line 1 and its findings shifted after: kept and spooled
+    findings come out as one pass creates them."""
     path = tmp_path / "mixed.jsonl"
     write_file(path, mixed_lines)
-    one = scan([path], tokenizer=qwen3_tokenizer)
+    one = scan([path], tokenizer=qwen3_tokenizer, spool_findings=spool)
     # Ranges of a few lines each, so that several ranges start past blank lines.
     monkeypatch.setattr(scan_module, "_MIN_RANGE_BYTES", 1)
     monkeypatch.setattr(scan_module, "_RANGE_BYTES", path.stat().st_size // 6)
-    many = scan([path], tokenizer=qwen3_tokenizer, workers=2)
+    many = scan([path], tokenizer=qwen3_tokenizer, workers=2, spool_findings=spool)
     assert located(many.to_report()) == located(one.to_report())
     assert [f.to_dict() for f in many.to_report().findings] == [
         f.to_dict() for f in one.to_report().findings
+    ]
+    assert [list(r.finding_json_lines()) for r in many.results()] == [
+        list(r.finding_json_lines()) for r in one.results()
     ]
     assert many.lines == one.lines == len(mixed_lines)
 
