@@ -1,4 +1,11 @@
-"""Token arrays validated on the bytes of a JSON line, without parsing them into objects.
+"""Token arrays found and validated on the bytes of a JSON line, without parsing them.
+
+``array_spans(buf, prefixes)`` finds every array that directly follows one of ``prefixes``
+(say ``b'"prompt_token_ids": '``): it jumps from each ``[`` to the next ``]``, so the numbers
+are not read, and gives ``[start, end, ...]``, the text between each pair of brackets without
+its surrounding whitespace (None when a ``[`` found that way has no ``]``). An array that holds
+a ``]`` of its own (inside a string, or a nested array) is cut there; its text then fails the
+validators.
 
 ``id_array(buf, start, end, limit)`` and ``logprob_array(buf, start, end)`` read the text
 between an array's brackets, ``buf[start:end]``, and answer how many values it holds, or -1
@@ -16,7 +23,7 @@ Values may be separated by JSON whitespace (space, tab, LF, CR). An empty span i
 a trailing or doubled comma, any other character (``NaN``, ``true``, a string, a nested
 array, a non-ASCII byte) or a cut-off number is -1, and the exact path decides.
 
-The functions come from the C extension ``gymcheck._bytescan`` when it was built at install
+The three functions come from the C extension ``gymcheck._bytescan`` when it was built at install
 time (``COMPILED`` is true), else from this module's pure-Python fallback, which gives the
 same answer for every input: byte passes and ``orjson`` on the span.
 """
@@ -36,6 +43,35 @@ _LOGPROB_TEXT = b"0123456789,-.eE"
 
 IdArray = Callable[[bytes, int, int, int], int]
 LogprobArray = Callable[[bytes, int, int], int]
+ArraySpans = Callable[[bytes, tuple[bytes, ...]], list[int] | None]
+
+
+def python_array_spans(buf: bytes, prefixes: tuple[bytes, ...]) -> list[int] | None:
+    """``array_spans`` in Python: ``bytes.find`` (memchr) from bracket to bracket."""
+    if not isinstance(buf, bytes):
+        raise TypeError(f"buf must be bytes, not {type(buf).__name__}")
+    if type(prefixes) is not tuple or not all(isinstance(p, bytes) for p in prefixes):
+        raise TypeError("prefixes must be a tuple of bytes")
+    spans: list[int] = []
+    cursor = 0
+    while (bracket := buf.find(b"[", cursor)) >= 0:
+        cursor = bracket + 1
+        if not buf.endswith(prefixes, 0, bracket):
+            continue
+        close = buf.find(b"]", cursor)
+        if close < 0:
+            return None
+        spans += _trimmed(buf, cursor, close)
+        cursor = close + 1
+    return spans
+
+
+def _trimmed(buf: bytes, start: int, end: int) -> tuple[int, int]:
+    while start < end and buf[start] in _SPACE:
+        start += 1
+    while end > start and buf[end - 1] in _SPACE:
+        end -= 1
+    return start, end
 
 
 def _span(buf: bytes, start: int, end: int) -> bytes:
@@ -102,13 +138,14 @@ def _is_zero(literal: bytes) -> bool:
 
 
 try:
-    from gymcheck._bytescan import id_array as _compiled_id_array
-    from gymcheck._bytescan import logprob_array as _compiled_logprob_array
+    from gymcheck import _bytescan
 except ImportError:  # built without a compiler: the same answers, in Python
     COMPILED = False
+    array_spans: ArraySpans = python_array_spans
     id_array: IdArray = python_id_array
     logprob_array: LogprobArray = python_logprob_array
 else:
     COMPILED = True
-    id_array = _compiled_id_array
-    logprob_array = _compiled_logprob_array
+    array_spans = _bytescan.array_spans
+    id_array = _bytescan.id_array
+    logprob_array = _bytescan.logprob_array

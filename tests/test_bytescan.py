@@ -24,6 +24,56 @@ def test_the_extension_is_built():
     assert bytescan.id_array is not bytescan.python_id_array
 
 
+PREFIXES = (b'"ids":', b'"ids": ')
+
+
+def spans(line: bytes, prefixes: tuple[bytes, ...] = PREFIXES) -> list[int] | None:
+    """Both implementations' spans (asserted equal)."""
+    compiled = bytescan.array_spans(line, prefixes)
+    assert compiled == bytescan.python_array_spans(line, prefixes)
+    return compiled
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        (b'{"ids": [1, 2], "x": [3], "ids":[ 4 ]}', [9, 13, 34, 35]),
+        (b'{"ids": []}', [9, 9]),
+        (b'{"ids": [ \t ]}', [12, 12]),
+        (b'{"ids" : [1]}', []),  # another spacing: not found
+        (b'{"a\\"ids": [1]}', [12, 13]),  # the prefix is all that is compared
+        (b'{"ids": [[1], 2]}', [9, 11]),  # cut at the first "]"
+        (b'{"ids": ["a]"]}', [9, 11]),
+        (b'{"ids": [1, 2}', None),
+        (b'{"ids": [', None),
+        (b"", []),
+        (b"[[[", []),
+    ],
+)
+def test_array_spans(line, found):
+    assert spans(line) == found
+
+
+def test_array_spans_checks_its_arguments():
+    for find in (bytescan.array_spans, bytescan.python_array_spans):
+        with pytest.raises(TypeError):
+            find(bytearray(b"[]"), PREFIXES)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            find(b"[]", list(PREFIXES))  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            find(b"[]", ("x",))  # type: ignore[arg-type]
+        assert find(b"a:[1]", ()) == []
+        assert find(b"a:[1]", (b"",)) == [3, 4]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.sampled_from([b"[", b"]", b'"ids":', b" ", b"1", b",", b'"', b"\\"]), max_size=30)
+)
+def test_arbitrary_lines_get_the_same_spans(pieces):
+    spans(b"".join(pieces))
+
+
 def ids(text: bytes, limit: int = LIMIT) -> int:
     """Both implementations' answer on ``text`` (asserted equal), checked against orjson."""
     padded = b"xx[" + text + b"]yy"  # the span sits inside a line, as in the scan
@@ -188,14 +238,23 @@ def test_arguments_are_checked(name):
         id_array(b"1", 0, 1.0, 10)  # type: ignore[arg-type]
 
 
-# Text made of what number arrays are made of, and a few things they must not hold.
-_PIECES = ["0", "1", "7", "9", "-", ".", "e", "E", "+", ",", " ", "\t", "\n", "x", "\xa0"]
+# Text made of what number arrays are made of, and a few things they must not hold (bytes
+# just past the digits, and those past 0xF9, which the compiled digit scan reads eight at a
+# time).
+_PIECES = [
+    *(bytes([c]) for c in b"0179-.eE+, \t\n/:x\x00\xfa\xff"),
+    b"\xc2\xa0",
+    b"12345678",
+    b"151669",
+    b"0000000000",
+    b"-0.1234567890123456",
+]
 
 
-@settings(max_examples=600)
+@settings(max_examples=1000)
 @given(st.lists(st.sampled_from(_PIECES), max_size=24))
 def test_arbitrary_text_gets_the_same_answer(pieces):
-    text = "".join(pieces).encode()
+    text = b"".join(pieces)
     ids(text)
     ids(text, 10)
     logprobs(text)
