@@ -25,9 +25,10 @@ is dereferenced.
 
 /* Ids stay below this (10 digits at most, read in 64 bits without overflow). */
 #define MAX_ID_LIMIT (1ULL << 32)
-/* A log-prob literal longer than this is left to the exact path: with no positive exponent
-   its magnitude stays below 1e40, certainly a finite double. */
-#define MAX_NUMBER_BYTES 40
+/* A log-prob is below 10**MAX_MAGNITUDE_DIGITS in magnitude, certainly a finite double. */
+#define MAX_MAGNITUDE_DIGITS 15
+/* Exponents are read up to this; one beyond counts as this (which only refuses more). */
+#define EXPONENT_CAP 1000000000LL
 
 typedef const unsigned char *cursor;
 
@@ -152,8 +153,20 @@ static int all_zeros(cursor p, cursor stop)
     return 1;
 }
 
-/* One log-prob literal at *at: the JSON number grammar with a negative exponent only; it must
-   be signed or zero, and at most MAX_NUMBER_BYTES long. 0 and *at past it, or -1. */
+/* The value of the exponent digits at *at, at most EXPONENT_CAP; *at past them. */
+static long long read_exponent(cursor *at, cursor stop)
+{
+    long long exponent = 0;
+    cursor p = *at;
+    for (; p < stop && is_digit(*p); p++)
+        if (exponent < EXPONENT_CAP)
+            exponent = exponent * 10 + (*p - '0');
+    *at = p;
+    return exponent < EXPONENT_CAP ? exponent : EXPONENT_CAP;
+}
+
+/* One log-prob literal at *at: the JSON number grammar with a negative exponent only, below
+   10**MAX_MAGNITUDE_DIGITS in magnitude, and signed or zero. 0 and *at past it, or -1. */
 static int read_logprob(cursor *at, cursor stop)
 {
     cursor first = *at, p = *at;
@@ -161,7 +174,10 @@ static int read_logprob(cursor *at, cursor stop)
     p += negative;
     if (p == stop || !is_digit(*p))
         return -1;
+    cursor integer = p;
     p = *p == '0' ? p + 1 : skip_digits(p, stop);
+    /* The value is below 10 ** (integer digits - exponent digits' value). */
+    long long magnitude = p - integer;
     if (p < stop && *p == '.') {
         cursor fraction = ++p;
         p = skip_digits(p, stop);
@@ -174,11 +190,11 @@ static int read_logprob(cursor *at, cursor stop)
         if (p == stop || *p != '-')
             return -1; /* no exponent that could push the value towards infinity */
         cursor digits = ++p;
-        p = skip_digits(p, stop);
+        magnitude -= read_exponent(&p, stop);
         if (p == digits)
             return -1;
     }
-    if (p - first > MAX_NUMBER_BYTES)
+    if (magnitude > MAX_MAGNITUDE_DIGITS)
         return -1;
     if (!negative && !all_zeros(first, mantissa_end))
         return -1; /* a positive log-prob (or one that only underflows to zero) */

@@ -204,13 +204,26 @@ def test_id_bounds(value, limit, count):
         (b'"-0.5"', -1),
         (b"[-1]", -1),
         (b"-0.5,\xe2\x80\x83", -1),
-        (b"-" + b"1" * 39, 1),  # 40 bytes: orjson reads a finite float
-        (b"-" + b"1" * 40, -1),
-        (b"-0." + b"1" * 37, 1),
-        (b"-0." + b"1" * 38, -1),
+        # The magnitude bound, 10**15: integer digits minus the exponent.
+        (b"-" + b"9" * 15 + b".9", 1),  # orjson rounds it to -1e15: the text decides
+        (b"-1" + b"0" * 15, -1),
+        (b"-" + b"1" * 16 + b"e-1", 1),
+        (b"-" + b"1" * 40 + b"e-25", 1),
+        (b"-" + b"1" * 40 + b"e-24", -1),
+        (b"-" + b"1" * 40 + b"E-0025", 1),
         (b"-" + b"9" * 400, -1),  # orjson: infinity
+        (b"-" + b"1" * 1000 + b"e-" + b"9" * 20, 1),  # an exponent past the cap counts as it
+        # Fractions and negative exponents of any length: orjson reads them.
+        (b"-0." + b"1" * 10_000, 1),
+        (b"-1e-" + b"9" * 1000, 1),
+        (b"-1e-" + b"0" * 1000 + b"5", 1),
+        (b"0e-" + b"9" * 30, 1),
+        (b"0." + b"0" * 400 + b"1", -1),  # orjson: 0.0, but the text is positive
+        (b"-0.5, 0.0, -0, 0, 0.000e-7, -1e-5", 6),
+        (b"-0.5, 0.5", -1),
         (b"-2147483648", 1),
-        (b"-18446744073709551616", 1),
+        (b"-18446744073709551616", -1),
+        (b"-18446744073709551616e-5", 1),
     ],
 )
 def test_logprob_arrays(text, count):
@@ -248,6 +261,9 @@ _PIECES = [
     b"151669",
     b"0000000000",
     b"-0.1234567890123456",
+    b"999999999999999",
+    b"e-1",
+    b"e-01",
 ]
 
 
@@ -272,8 +288,9 @@ def test_written_id_arrays_are_accepted(values, separator):
 @settings(max_examples=200)
 @given(
     values=st.lists(
-        # Magnitudes that Python and orjson write without a positive exponent.
-        st.floats(-1e15, 0, allow_nan=False) | st.integers(-(2**40), 0),
+        # Magnitudes below the bound (10**15), which Python and orjson write without a
+        # positive exponent.
+        st.floats(-1e14, 0, allow_nan=False) | st.integers(-(2**40), 0),
         max_size=40,
     ),
     writer=st.sampled_from(["json", "orjson"]),

@@ -4,8 +4,11 @@ faulty (hypothesis), and the fast path really taking the clean lines."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import orjson
 import pytest
@@ -13,10 +16,39 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rollout_builders import make_record, tito_turns
 
+from gymcheck import bytescan
 from gymcheck.fastscan import prove_clean
+from gymcheck.rollout import TOKEN_FIELDS
 from gymcheck.scan import ScanResult, scan
 
 VOCAB = 151_669  # Qwen3's, so that the tokenizer runs can flag ids past it
+
+# The fast path validates token text with the C extension or, where it was not built, with
+# the pure-Python fallback: every test here runs with both.
+VALIDATORS = {
+    "compiled": (bytescan.array_spans, bytescan.id_array, bytescan.logprob_array),
+    "python": (
+        bytescan.python_array_spans,
+        bytescan.python_id_array,
+        bytescan.python_logprob_array,
+    ),
+}
+with_both_validators = pytest.mark.parametrize("validators", sorted(VALIDATORS))
+
+
+@contextmanager
+def validating_with(name: str) -> Iterator[None]:
+    array_spans, id_array, logprob_array = VALIDATORS[name]
+    with patch.multiple(
+        bytescan, array_spans=array_spans, id_array=id_array, logprob_array=logprob_array
+    ):
+        yield
+
+
+@pytest.fixture
+def validators(request: pytest.FixtureRequest) -> Iterator[str]:
+    with validating_with(request.param):
+        yield request.param
 
 
 def record_turns(draw: st.DrawFn) -> list[tuple[list[int], list[int]]]:
@@ -121,6 +153,29 @@ def _at_array(key: str, insert: bytes):
     return edit
 
 
+def _before_close(key: str, insert: bytes):
+    """Insert text right before the ``]`` of the first ``key`` array."""
+
+    def edit(line: bytes) -> bytes:
+        at = line.find(f'"{key}"'.encode())
+        if at < 0:
+            return line
+        close = line.find(b"]", at)
+        return line[:close] + insert + line[close:]
+
+    return edit
+
+
+def _respace_first_prompt_key(line: bytes) -> bytes:
+    """The first output item's prompt key spaced as no writer does (two spaces)."""
+    at = line.find(b'"output"')
+    for before in (b'"prompt_token_ids": [', b'"prompt_token_ids":['):
+        found = line.find(before, at)
+        if found >= 0:
+            return line[:found] + b'"prompt_token_ids":  [' + line[found + len(before) :]
+    return line
+
+
 # Each text fault edits the written line.
 TEXT_FAULTS = {
     "not JSON": lambda line: line[: len(line) // 2],
@@ -137,9 +192,41 @@ TEXT_FAULTS = {
     "spaced colon": lambda line: line.replace(
         b'"generation_token_ids":', b'"generation_token_ids" :', 1
     ),
+    # A token array whose key the fast path does not locate, and another one it does, in
+    # its place: the fields must still get the arrays the exact path reads.
+    "respaced key, an array elsewhere": lambda line: _respace_first_prompt_key(
+        line.replace(b'"response":', b'"prompt_token_ids": [1, 2], "response":', 1)
+    ),
+    "escaped logprob key": lambda line: line.replace(
+        b'"generation_log_probs"', b'"generation\\u005flog_probs"', 1
+    ),
+    "duplicate logprob key": lambda line: line.replace(
+        b'"generation_log_probs"', b'"generation_log_probs": [-1], "generation_log_probs"', 1
+    ),
+    "marker text in a string": lambda line: line.replace(b'"Weather?"', b'"\\u0000"'),
+    "marker text in an array": _at_array("generation_token_ids", b'"\\u0000", 0, '),
+    "nested array": _at_array("generation_token_ids", b"[1], "),
+    "string in an array": _at_array("generation_token_ids", b'"a]", '),
+    "overflowing logprob": _at_array("generation_log_probs", b"-1e400, "),
+    "positive exponent logprob": _at_array("generation_log_probs", b"-1E+2, "),
+    "underflowing positive logprob": _at_array("generation_log_probs", b"1e-400, "),
+    "leading zero logprob": _at_array("generation_log_probs", b"-01.5, "),
+    "trailing comma in logprobs": _before_close("generation_log_probs", b","),
+    "trailing comma in a prompt": _before_close("prompt_token_ids", b", "),
+    "id past the bound on the text": _at_array("generation_token_ids", b"4294967296, "),
+    "signed zero id": _at_array("generation_token_ids", b"-0, "),
+    "spaces inside log-probs": _at_array("generation_log_probs", b" \t"),
+    "spaces around a generation": lambda line: _before_close("generation_token_ids", b" \r\n")(
+        _at_array("generation_token_ids", b"\t")(line)
+    ),
 }
 # JSON whitespace the fast path reads through.
-WHITESPACE = {"spaces inside an array", "newline in an array"}
+WHITESPACE = {
+    "spaces inside an array",
+    "newline in an array",
+    "spaces inside log-probs",
+    "spaces around a generation",
+}
 # Edits that the exact path finds nothing in (the fast path may or may not take them).
 NOT_FINDINGS = {
     "zero logprob",
@@ -201,12 +288,14 @@ def assert_same(fast: ScanResult, exact: ScanResult) -> None:
     ]
 
 
+@pytest.mark.parametrize("name", sorted(VALIDATORS))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(rollout_lines(), min_size=1, max_size=6), blank=st.booleans())
-def test_fast_and_exact_paths_find_the_same(tmp_path_factory, lines, blank):
+def test_fast_and_exact_paths_find_the_same(tmp_path_factory, name, lines, blank):
     path = tmp_path_factory.mktemp("differential") / "rollouts.jsonl"
     path.write_bytes(b"\n".join(lines) + (b"\n\n" if blank else b"\n"))
-    assert_same(*both_paths(path))
+    with validating_with(name):
+        assert_same(*both_paths(path))
 
 
 @settings(
@@ -214,15 +303,20 @@ def test_fast_and_exact_paths_find_the_same(tmp_path_factory, lines, blank):
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+@pytest.mark.parametrize("name", sorted(VALIDATORS))
 @given(lines=st.lists(rollout_lines(), min_size=1, max_size=4))
-def test_fast_and_exact_paths_agree_with_a_tokenizer(tmp_path_factory, qwen3_tokenizer, lines):
+def test_fast_and_exact_paths_agree_with_a_tokenizer(
+    tmp_path_factory, qwen3_tokenizer, name, lines
+):
     path = tmp_path_factory.mktemp("differential") / "rollouts.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    assert_same(*both_paths(path, tokenizer=qwen3_tokenizer))
+    with validating_with(name):
+        assert_same(*both_paths(path, tokenizer=qwen3_tokenizer))
 
 
+@with_both_validators
 @pytest.mark.parametrize("style", ["orjson", "json.dumps", "mixed"])
-def test_clean_lines_take_the_fast_path(qwen3_tokenizer, style):
+def test_clean_lines_take_the_fast_path(qwen3_tokenizer, validators, style):
     record = make_record(tito_turns(qwen3_tokenizer, 3), reward=0.5)
     line = write(record, style, first_item(record)["prompt_token_ids"])
     clean = prove_clean(line, reward_range=(0.0, 1.0), vocab_size=len(qwen3_tokenizer))
@@ -236,22 +330,52 @@ def real_record(tokenizer: Any) -> dict[str, Any]:
     return record
 
 
+@with_both_validators
 @pytest.mark.parametrize("fault", sorted(set(FAULTS) - NOT_FINDINGS))
-def test_faulty_records_go_to_the_exact_path(qwen3_tokenizer, fault):
+def test_faulty_records_go_to_the_exact_path(qwen3_tokenizer, validators, fault):
     record = real_record(qwen3_tokenizer)
     FAULTS[fault](record)
     line = json.dumps(record).encode()
     assert prove_clean(line, reward_range=(0.0, 1.0), vocab_size=VOCAB) is None
 
 
+@with_both_validators
 @pytest.mark.parametrize("fault", sorted(set(TEXT_FAULTS) - WHITESPACE))
-def test_unusual_text_goes_to_the_exact_path(qwen3_tokenizer, fault):
+def test_unusual_text_goes_to_the_exact_path(qwen3_tokenizer, validators, fault):
     line = TEXT_FAULTS[fault](json.dumps(real_record(qwen3_tokenizer)).encode())
     assert prove_clean(line, reward_range=(0.0, 1.0), vocab_size=VOCAB) is None
 
 
+@with_both_validators
 @pytest.mark.parametrize("fault", sorted(WHITESPACE))
-def test_whitespace_inside_arrays_stays_on_the_fast_path(qwen3_tokenizer, fault):
+def test_whitespace_inside_arrays_stays_on_the_fast_path(qwen3_tokenizer, validators, fault):
     line = TEXT_FAULTS[fault](json.dumps(real_record(qwen3_tokenizer)).encode())
     clean = prove_clean(line, reward_range=(0.0, 1.0), vocab_size=VOCAB)
     assert clean is not None and clean.turns == 3
+
+
+@with_both_validators
+@pytest.mark.parametrize("zero", [0, 0.0, -0.0])
+def test_zero_logprobs_stay_on_the_fast_path(qwen3_tokenizer, validators, zero):
+    # Engines return a log-prob of exactly 0 for a token of probability 1 (often, in
+    # confident text): no finding, so it must not cost the exact path.
+    record = real_record(qwen3_tokenizer)
+    first_item(record)["generation_log_probs"][0] = zero
+    clean = prove_clean(json.dumps(record).encode(), reward_range=(0.0, 1.0), vocab_size=VOCAB)
+    assert clean is not None and clean.turns == 3
+
+
+@with_both_validators
+def test_token_arrays_are_not_parsed(qwen3_tokenizer, validators, monkeypatch):
+    # orjson only sees the skeleton: every token array's text is replaced by a marker.
+    record = real_record(qwen3_tokenizer)
+    line = json.dumps(record).encode()
+    parsed: list[bytes] = []
+    loads = orjson.loads
+    monkeypatch.setattr(orjson, "loads", lambda text: parsed.append(text) or loads(text))
+    assert prove_clean(line, reward_range=(0.0, 1.0), vocab_size=VOCAB) is not None
+    items = [i for i in record["response"]["output"] if "prompt_token_ids" in i]
+    fields = [(item, key) for item in items for key in TOKEN_FIELDS]
+    for index, (item, key) in enumerate(fields):
+        item[key] = ["\x00", index]
+    assert [loads(text) for text in parsed] == [record]
