@@ -144,6 +144,23 @@ def _reward(sample: Mapping[str, Any], r: int, n_rows: int) -> tuple[float | Non
     return v.logprob(value) if not isinstance(value, bool) else None, True
 
 
+def _row_sample(
+    sample: Mapping[str, Any],
+    r: int,
+    n_rows: int,
+    shape: str,
+    token_ids: list[int],
+    trained: list[int],
+    logprobs: list[float | None] | None,
+    *,
+    left_padding: int = 0,
+    notes: Sequence[str] = (),
+) -> Sample:
+    """Row ``r`` of a sample of ``n_rows`` rows as a ``Sample``, with the reward of that row."""
+    reward, given = _reward(sample, r, n_rows)
+    return Sample(shape, token_ids, trained, logprobs, reward, given, left_padding, tuple(notes))
+
+
 def _aligned(values: Any, n: int, name: str, notes: list[str]) -> list[float | None]:
     """Log-probs aligned from the first position; a length mismatch is noted, not fatal."""
     out = v.logprobs(values)
@@ -197,19 +214,8 @@ def _nemo_rl(sample: Mapping[str, Any]) -> list[Sample]:
             ids += tokens
             trained += weights
             logprobs += entry
-        reward, given_reward = _reward(sample, r, len(logs))
-        out.append(
-            Sample(
-                "nemo-rl",
-                ids,
-                trained,
-                logprobs if any_logprobs else None,
-                reward,
-                given_reward,
-                0,
-                tuple(notes),
-            )
-        )
+        kept = logprobs if any_logprobs else None
+        out.append(_row_sample(sample, r, len(logs), "nemo-rl", ids, trained, kept, notes=notes))
     return out
 
 
@@ -255,18 +261,10 @@ def _prompt_response(
         if lp_key is not None:
             row = v.unpad(_row(lp_value, r, n, len(response)), rlow, rhigh)
             logprobs = [None] * len(prompt_ids) + _aligned(row, len(response_ids), lp_key, notes)
-        reward, given = _reward(sample, r, n)
+        ids = prompt_ids + response_ids
+        trained = [0] * len(prompt_ids) + v.mask(v.unpad(weights, rlow, rhigh))
         out.append(
-            Sample(
-                shape,
-                prompt_ids + response_ids,
-                [0] * len(prompt_ids) + v.mask(v.unpad(weights, rlow, rhigh)),
-                logprobs,
-                reward,
-                given,
-                plow,
-                tuple(notes),
-            )
+            _row_sample(sample, r, n, shape, ids, trained, logprobs, left_padding=plow, notes=notes)
         )
     return out
 
@@ -325,17 +323,10 @@ def _flat_like(
             logprobs = _aligned(
                 v.unpad(_row(lp_value, r, n, len(row)), low, high), len(ids), lp_key, notes
             )
-        reward, given = _reward(sample, r, n)
+        token_ids, trained = v.token_ids(ids), weights_of(ids, v.unpad(raw, low, high))
         out.append(
-            Sample(
-                shape,
-                v.token_ids(ids),
-                weights_of(ids, v.unpad(raw, low, high)),
-                logprobs,
-                reward,
-                given,
-                low,
-                tuple(notes),
+            _row_sample(
+                sample, r, n, shape, token_ids, trained, logprobs, left_padding=low, notes=notes
             )
         )
     return out
