@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -195,10 +195,17 @@ def split_ranges(path: str | os.PathLike[str], parts: int) -> list[tuple[int, in
     size = Path(path).stat().st_size
     if parts <= 1 or size == 0:
         return [(0, size)]
+    return split_at(path, [size * i // parts for i in range(1, parts)])
+
+
+def split_at(path: str | os.PathLike[str], targets: Iterable[int]) -> list[tuple[int, int]]:
+    """Cut a file into byte ranges at the first line start at or after each of ``targets``
+    (ascending); cuts that fall on the same line start are one."""
+    size = Path(path).stat().st_size
     cuts = [0]
     with open_input(path) as handle:
-        for i in range(1, parts):
-            target = max(size * i // parts, cuts[-1])
+        for wanted in targets:
+            target = max(wanted, cuts[-1])
             handle.seek(target)
             if target > 0:
                 handle.seek(target - 1)

@@ -22,7 +22,7 @@ from gymcheck.checks.rollout_pass import RolloutTallies
 from gymcheck.compressed import compression, require_reader
 from gymcheck.errors import UsageError
 from gymcheck.files import check_input_file, open_input
-from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES, split_ranges
+from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES, split_at
 from gymcheck.report import Report
 from gymcheck.scan_lines import (
     Options,
@@ -45,6 +45,8 @@ PathLike = str | os.PathLike[str]
 _RANGE_BYTES = 32 << 20
 _MIN_RANGE_BYTES = 1 << 20
 """Below this a range is not worth a process."""
+_TAIL_SHARE = 2
+"""Each range is at most ``1 / (_TAIL_SHARE * workers)`` of what is left of the file."""
 
 
 def check_paths(paths: Iterable[PathLike]) -> list[Path]:
@@ -149,6 +151,22 @@ def worker_count(requested: int, files: Sequence[Path]) -> int:
 # --- the process pool ---------------------------------------------------------------------
 
 
+def range_cuts(size: int, workers: int) -> list[int]:
+    """Where to cut a file of ``size`` bytes for ``workers`` processes: ranges of
+    ``_RANGE_BYTES``, shrinking towards the end to ``_MIN_RANGE_BYTES`` (each a share of what
+    is left). The pool hands ranges out in order, so the last ones are short and no worker
+    waits long for the one still scanning: with equal ranges that wait was about half a range,
+    3% of a 1.1 GB scan's time in 35 ranges of 32 MiB, 12% of a 200 MB scan's in 8."""
+    cuts: list[int] = []
+    done = 0
+    while True:
+        left = size - done
+        done += min(_RANGE_BYTES, max(_MIN_RANGE_BYTES, left // (_TAIL_SHARE * workers)))
+        if done >= size:
+            return cuts
+        cuts.append(done)
+
+
 def _scan_parallel(
     files: Sequence[Path],
     result: ScanResult,
@@ -168,8 +186,8 @@ def _scan_parallel(
                 jobs = []
                 scan_compressed(path, name, result, tokenizer, options, progress, pool, workers)
                 continue
-            parts = max(workers * 4, -(-path.stat().st_size // _RANGE_BYTES))
-            ranges = [Range(path, s, e) for s, e in split_ranges(path, parts)]
+            cuts = range_cuts(path.stat().st_size, workers)
+            ranges = [Range(path, s, e) for s, e in split_at(path, cuts)]
             futures = [
                 (where, pool.submit(scan_range_in_worker, where, options)) for where in ranges
             ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 
 import orjson
@@ -79,3 +80,14 @@ def test_an_empty_file_is_one_schema_finding(tmp_path):
     path.write_bytes(b"\n\n")
     [finding] = scan_rollouts([path]).findings
     assert (finding.code, finding.source, finding.line) == ("schema", str(path), None)
+
+
+@pytest.mark.parametrize("size", [1, 3 << 20, 200 << 20, 1100 << 20])
+@pytest.mark.parametrize("workers", [2, 8])
+def test_ranges_shrink_towards_the_end_of_the_file(size, workers):
+    cuts = scan_module.range_cuts(size, workers)
+    sizes = [end - start for start, end in itertools.pairwise([0, *cuts, size])]
+    assert all(0 < s <= scan_module._RANGE_BYTES for s in sizes)
+    # The last ranges a worker can be waited on for are each at most a minimum range.
+    assert all(s <= scan_module._MIN_RANGE_BYTES for s in sizes[-workers:])
+    assert sizes[:-1] == sorted(sizes[:-1], reverse=True)  # the last is what is left
