@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymcheck.checks.context import RewardRange
+from gymcheck.checks.context import CheckOptions
 from gymcheck.checks.rollout_pass import RolloutPass
 from gymcheck.errors import UsageError
 from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES
@@ -27,8 +27,10 @@ class RecordList:
     failed: Sequence[Finding] = ()
     """One finding per rollout that could not be collected."""
 
-    def inspect(self, tokenizer: Any, reward_range: RewardRange) -> tuple[CheckResult, CheckResult]:
-        rollouts = RolloutPass(tokenizer=tokenizer, reward_range=reward_range)
+    def inspect(self, tokenizer: Any, options: CheckOptions) -> tuple[CheckResult, CheckResult]:
+        rollouts = RolloutPass(
+            tokenizer=tokenizer, reward_range=options.reward_range, vocab_size=options.vocab_size
+        )
         for finding in self.failed:
             rollouts.add_unreadable(finding)
         rollouts.add_records(self.items)
@@ -54,14 +56,15 @@ class RolloutFiles:
     """Scan on a Ray cluster at this address (``gymcheck rollouts --ray``)."""
     _records: list[Any] | None = field(default=None, init=False)
 
-    def inspect(self, tokenizer: Any, reward_range: RewardRange) -> tuple[CheckResult, CheckResult]:
+    def inspect(self, tokenizer: Any, options: CheckOptions) -> tuple[CheckResult, CheckResult]:
+        """The scan's pass (the vocabulary comes from the tokenizer only)."""
         from gymcheck.scan import scan
 
         try:
             result = scan(
                 self.paths,
                 tokenizer=tokenizer,
-                reward_range=reward_range,
+                reward_range=options.reward_range,
                 workers=self.workers,
                 progress=self.progress,
                 max_line_bytes=self.max_line_bytes,
@@ -98,8 +101,8 @@ class GymCollection:
     """Write the collected rollouts here as JSONL, as NeMo Gym's rollout collection does."""
     _collected: RecordList | None = field(default=None, init=False)
 
-    def inspect(self, tokenizer: Any, reward_range: RewardRange) -> tuple[CheckResult, CheckResult]:
-        return self._collect().inspect(tokenizer, reward_range)
+    def inspect(self, tokenizer: Any, options: CheckOptions) -> tuple[CheckResult, CheckResult]:
+        return self._collect().inspect(tokenizer, options)
 
     def records(self) -> Sequence[Any]:
         return self._collect().records()

@@ -1,5 +1,6 @@
 """The checks: one module per check id, each a ``(ctx) -> CheckResult`` function registered in
-``gymcheck.checks.registry``, beside the public ``check_*`` function library users call.
+``gymcheck.checks.registry`` that does the work. The public ``check_*`` functions library users
+call are thin wrappers: they build a ``CheckContext`` from their arguments and call it.
 
 Re-exports resolve lazily so importing one check does not import the others.
 """

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gymcheck.checks.context import CheckContext
-from gymcheck.checks.records import RewardRange, inspect_record
+from gymcheck.checks.context import CheckContext, CheckOptions
+from gymcheck.checks.records import RewardRange
 from gymcheck.checks.registry import check
 from gymcheck.finding_store import FindingStore
-from gymcheck.report import CheckResult, Finding, Location, Status, Step
+from gymcheck.report import CheckResult, Finding, Status, Step
 
 CHECK_ID = "rollout_collection"
 
@@ -163,6 +163,7 @@ class CollectionTally:
     needs=("rollouts",),
 )
 def rollout_collection(ctx: CheckContext) -> CheckResult:
+    """The collection half of the context's one pass over the rollouts (``RolloutPass``)."""
     collection, _ = ctx.rollout_results()
     return collection
 
@@ -174,14 +175,7 @@ def check_rollout_collection(
     vocab_size: int | None = None,
 ) -> CheckResult:
     """The ``rollout_collection`` check; each finding carries its record's ``rollout_index``."""
-    tally = CollectionTally()
-    for index, record in enumerate(records):
-        inspection = inspect_record(
-            record,
-            reward_range=reward_range,
-            vocab_size=vocab_size,
-            at=Location(rollout_index=index),
-        )
-        outputs = sum(1 for t in inspection.turns or () if t.generation_token_ids)
-        tally.add(inspection.findings, trainable_outputs=outputs, reward=inspection.reward)
-    return tally.result()
+    from gymcheck.rollout_inputs import RecordList
+
+    options = CheckOptions(reward_range=reward_range, vocab_size=vocab_size)
+    return rollout_collection(CheckContext(rollouts=RecordList(list(records)), options=options))

@@ -19,7 +19,7 @@ from gymcheck.progress import StepProgress
 if TYPE_CHECKING:
     from gymcheck.checks.training_batch import RolloutBatch
     from gymcheck.report import CheckResult
-    from gymcheck.training import TrainModel
+    from gymcheck.training import TrainingSample, TrainModel
 
 RewardRange = tuple[float, float]
 
@@ -27,9 +27,9 @@ RewardRange = tuple[float, float]
 class RolloutInput(Protocol):
     """Where a run's rollouts come from: records in memory, files, a Gym collection."""
 
-    def inspect(self, tokenizer: Any, reward_range: RewardRange) -> tuple[CheckResult, CheckResult]:
+    def inspect(self, tokenizer: Any, options: CheckOptions) -> tuple[CheckResult, CheckResult]:
         """One pass over every rollout: the ``rollout_collection`` and ``token_continuity``
-        results."""
+        results (``options``: the reward range, and a vocabulary size without a tokenizer)."""
         ...
 
     def records(self) -> Sequence[Any]:
@@ -42,6 +42,8 @@ class CheckOptions:
     """The checks' settings; each command exposes the ones that concern it."""
 
     reward_range: RewardRange = (0.0, 1.0)
+    vocab_size: int | None = None
+    """Bound the token ids of records in memory by this vocabulary when there is no tokenizer."""
     timeout: float = 60.0
     """Seconds each endpoint request may take."""
     burst: int = 64
@@ -54,10 +56,15 @@ class CheckOptions:
     temperature: float = 1.0
     """The sampling temperature the rollouts were generated with."""
     gradient_rollouts: int = 4
+    learning_rate: float = 1e-3
+    """``gradient_flow``'s optimizer step."""
     max_rollouts: int | None = None
     """``logprob_agreement`` scores only the first N rollouts."""
     max_mult_prob_error: float = 1.05
     max_kl: float = 1e-3
+    name_processing: bool = True
+    """The training checks name whose processing they trained (``details.processing`` and a
+    first step), as the commands show it; the library's ``check_*`` functions leave it out."""
 
 
 @dataclass
@@ -72,6 +79,9 @@ class CheckContext:
     processor: Any = None
     """The user's processing (a ``gymcheck.processing.load.Processing``: their
     rollout-to-training-sample function, or the samples it dumped); ``None``: not given."""
+    training_samples: Sequence[Sequence[TrainingSample]] | None = None
+    """The trainer's samples already as ``TrainingSample``s, one list per rollout
+    (``check_logprob_agreement(samples=...)``), scored instead of gymcheck's processing."""
     options: CheckOptions = field(default_factory=CheckOptions)
     progress: StepProgress | None = None
     _rollout_results: tuple[CheckResult, CheckResult] | None = field(
@@ -119,21 +129,32 @@ class CheckContext:
         self.train_model = as_train_model(self.train_model)
         return None
 
-    def training_model(self) -> TrainModel:
-        """The training model, loaded once (``unmet`` loads it before a check that needs it)."""
-        from gymcheck.training import as_train_model
+    def training_model_or_reason(self) -> tuple[TrainModel | None, str]:
+        """The training model, loaded once, or ``(None, why the training checks skip)``."""
+        from gymcheck.training import train_model_or_reason
 
         if self.train_model is None:
-            raise GymcheckError("no training model in this context")
-        self.train_model = as_train_model(self.train_model)
-        return self.train_model
+            return None, "no training model: pass --train-model PATH"
+        model, reason = train_model_or_reason(self.train_model)
+        if model is not None:
+            self.train_model = model
+        return model, reason
+
+    def named(self, result: CheckResult) -> CheckResult:
+        """A training check's ``result``, naming whose processing it trained (when the options
+        ask for it)."""
+        if not self.options.name_processing:
+            return result
+        from gymcheck.checks.training_batch.samples import name_processing
+
+        return name_processing(result, self.processing_label)
 
     def rollout_results(self) -> tuple[CheckResult, CheckResult]:
         """``rollout_collection`` and ``token_continuity`` from one pass over the rollouts."""
         if self._rollout_results is None:
             if self.rollouts is None:
                 raise GymcheckError("no rollouts in this context")
-            self._rollout_results = self.rollouts.inspect(self.tokenizer, self.options.reward_range)
+            self._rollout_results = self.rollouts.inspect(self.tokenizer, self.options)
         return self._rollout_results
 
     def processed_batches(self) -> Sequence[RolloutBatch] | None:

@@ -56,10 +56,12 @@ class RolloutPass:
     """Decodes breaks to name their cause, and bounds ids by its vocabulary (``None``: neither)."""
     reward_range: RewardRange = (0.0, 1.0)
     tallies: RolloutTallies = field(default_factory=RolloutTallies)
-    vocab_size: int | None = field(init=False)
+    vocab_size: int | None = None
+    """Bounds the ids without a tokenizer (a tokenizer's own vocabulary wins)."""
 
     def __post_init__(self) -> None:
-        self.vocab_size = len(self.tokenizer) if self.tokenizer is not None else None
+        if self.tokenizer is not None:
+            self.vocab_size = len(self.tokenizer)
 
     def add_record(self, record: Any, *, at: Location = NOWHERE, raw: bytes | None = None) -> None:
         """Inspect one record; ``raw`` (its JSON line) lets continuity be proven on the bytes."""

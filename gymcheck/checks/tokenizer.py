@@ -41,7 +41,7 @@ from gymcheck.checks.chat_template import (
     has_chat_template,
     template_properties,
 )
-from gymcheck.checks.context import CheckContext
+from gymcheck.checks.context import CheckContext, CheckOptions
 from gymcheck.checks.registry import check
 from gymcheck.checks.roundtrip import (
     DEFAULT_CORPUS,
@@ -170,23 +170,13 @@ def _property_step(prop: PropertyResult) -> Step:
     needs=("tokenizer",),
 )
 def token_roundtrip(ctx: CheckContext) -> CheckResult:
-    return check_token_roundtrip(
-        ctx.tokenizer, strings=ctx.options.strings, chat_template=ctx.options.chat_template
-    )
-
-
-def check_token_roundtrip(
-    tokenizer: Any,
-    *,
-    strings: Sequence[str] | None = None,
-    chat_template: str | None = None,
-) -> CheckResult:
-    """Round-trip battery, decode hazards and chat-template properties (module docstring).
-
-    ``strings`` are added to the built-in corpus; ``chat_template`` (Jinja source) replaces the
-    tokenizer's own template.
-    """
+    """Round-trip battery, decode hazards and chat-template properties (module docstring)."""
     started = time.perf_counter()
+    tokenizer, strings, chat_template = (
+        ctx.tokenizer,
+        ctx.options.strings,
+        ctx.options.chat_template,
+    )
     corpus = [*DEFAULT_CORPUS, *(strings or [])]
     trips = run_battery(tokenizer, corpus)
     failed = [t for t in trips if not t.stable]
@@ -267,6 +257,21 @@ def check_token_roundtrip(
         findings=findings,
         duration_s=round(time.perf_counter() - started, 3),
     )
+
+
+def check_token_roundtrip(
+    tokenizer: Any,
+    *,
+    strings: Sequence[str] | None = None,
+    chat_template: str | None = None,
+) -> CheckResult:
+    """Round-trip battery, decode hazards and chat-template properties (module docstring).
+
+    ``strings`` are added to the built-in corpus; ``chat_template`` (Jinja source) replaces the
+    tokenizer's own template.
+    """
+    options = CheckOptions(strings=strings, chat_template=chat_template)
+    return token_roundtrip(CheckContext(tokenizer=tokenizer, options=options))
 
 
 def _summary(

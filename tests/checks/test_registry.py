@@ -65,3 +65,28 @@ def test_training_batch_sits_between_continuity_and_gradients_and_needs_a_proces
     assert ids.index("token_continuity") < ids.index("training_batch") < ids.index("gradient_flow")
     training_batch = spec_of("training_batch")
     assert training_batch.required and "processor" in training_batch.needs
+
+
+def test_the_public_check_functions_are_thin_wrappers_over_the_registered_checks(
+    qwen3_tokenizer,
+) -> None:
+    """``check_*`` builds a context and calls the registered function: the same result."""
+    from rollout_builders import make_record, plant_reasoning_stripped, tito_turns
+
+    from gymcheck.checks import check_rollout_collection, check_token_continuity
+    from gymcheck.checks.context import CheckContext
+    from gymcheck.rollout_inputs import RecordList
+    from gymcheck.running import run_check
+
+    records = [
+        make_record(tito_turns(qwen3_tokenizer, 3)),
+        make_record(plant_reasoning_stripped(qwen3_tokenizer), reward=7.0),
+    ]
+    context = CheckContext(tokenizer=qwen3_tokenizer, rollouts=RecordList(records))
+    for check_id, wrapper in (
+        ("rollout_collection", lambda: check_rollout_collection(records)),
+        ("token_continuity", lambda: check_token_continuity(records, tokenizer=qwen3_tokenizer)),
+    ):
+        registered_result = run_check(spec_of(check_id), context)
+        registered_result.duration_s = None
+        assert wrapper() == registered_result

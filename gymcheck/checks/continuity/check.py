@@ -97,6 +97,7 @@ class ContinuityTally:
     needs=("rollouts",),
 )
 def token_continuity(ctx: CheckContext) -> CheckResult:
+    """The continuity half of the context's one pass over the rollouts (``RolloutPass``)."""
     _, continuity = ctx.rollout_results()
     return continuity
 
@@ -107,8 +108,6 @@ def check_token_continuity(
     """The ``token_continuity`` check over ``records``; findings carry ``rollout_index``.
 
     Records too malformed to have turns are left to ``rollout_collection``."""
-    from gymcheck.checks.rollout_pass import RolloutPass
+    from gymcheck.rollout_inputs import RecordList
 
-    rollouts = RolloutPass(tokenizer=tokenizer)
-    rollouts.add_records(records)
-    return rollouts.tallies.continuity.result()
+    return token_continuity(CheckContext(tokenizer=tokenizer, rollouts=RecordList(list(records))))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gymcheck.checks.context import CheckContext
+from gymcheck.checks.context import CheckContext, CheckOptions
 from gymcheck.checks.endpoint.basics import (
     check_chat,
     check_models,
@@ -42,16 +42,23 @@ CHECK_ID = "http_endpoint"
     needs=("base_url",),
 )
 def http_endpoint(ctx: CheckContext) -> CheckResult:
+    """Probe the OpenAI-compatible server at ``ctx.base_url`` the way NeMo Gym's ``vllm_model``
+    uses it (``check_http_endpoint``)."""
     options = ctx.options
-    return check_http_endpoint(
-        ctx.base_url or "",
-        model=ctx.model,
-        api_key=ctx.api_key,
-        timeout=options.timeout,
-        tokenizer=ctx.tokenizer,
-        burst=options.burst,
-        concurrency=options.concurrency,
-    )
+    start = time.perf_counter()
+    with OpenAIClient(ctx.base_url or "", api_key=ctx.api_key, timeout=options.timeout) as client:
+        probe = Probe(client=client, timeout=options.timeout)
+        probe.details["base_url"] = server_root(ctx.base_url or "")
+        _run(
+            probe,
+            ctx.model,
+            ctx.tokenizer,
+            burst=options.burst,
+            concurrency=options.concurrency,
+        )
+    result = _verdict(probe)
+    result.duration_s = time.perf_counter() - start
+    return result
 
 
 def check_http_endpoint(
@@ -70,14 +77,12 @@ def check_http_endpoint(
     when the served model's directory is not on this machine. Every call times out after
     ``timeout`` seconds. ``burst`` requests, ``concurrency`` at a time, measure latency.
     """
-    start = time.perf_counter()
-    with OpenAIClient(base_url, api_key=api_key, timeout=timeout) as client:
-        probe = Probe(client=client, timeout=timeout)
-        probe.details["base_url"] = server_root(base_url)
-        _run(probe, model, tokenizer, burst=burst, concurrency=concurrency)
-    result = _verdict(probe)
-    result.duration_s = time.perf_counter() - start
-    return result
+    options = CheckOptions(timeout=timeout, burst=burst, concurrency=concurrency)
+    return http_endpoint(
+        CheckContext(
+            base_url=base_url, model=model, api_key=api_key, tokenizer=tokenizer, options=options
+        )
+    )
 
 
 def _run(probe: Probe, model: str | None, tokenizer: Any, *, burst: int, concurrency: int) -> None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gymcheck.checks.context import CheckContext
+from gymcheck.checks.context import CheckContext, CheckOptions
 from gymcheck.checks.gradients.mask import CONTEXT_TOKENS, FIX_MASK, mask_findings
 from gymcheck.checks.gradients.run import (
     GradientMeasurements,
@@ -33,7 +33,6 @@ from gymcheck.training import (
     as_train_model,
     build_samples,
     torch_missing_reason,
-    train_model_or_reason,
 )
 
 CHECK_ID = "gradient_flow"
@@ -51,31 +50,25 @@ DEFAULT_LEARNING_RATE = 1e-3
     needs=("rollouts", "train_model"),
 )
 def gradient_flow(ctx: CheckContext) -> CheckResult:
-    # With a processor, on the user's own samples (the integration under test).
-    from gymcheck.checks.training_batch.samples import gradient_flow_for
-
-    return gradient_flow_for(
-        ctx.records(),
-        ctx.training_model(),
-        batches=ctx.processed_batches(),
-        label=ctx.processing_label,
-        max_rollouts=ctx.options.gradient_rollouts,
-    )
-
-
-def check_gradient_flow(
-    records: Sequence[Mapping[str, Any]],
-    model: TrainModel | str,
-    *,
-    max_rollouts: int = 4,
-    learning_rate: float = DEFAULT_LEARNING_RATE,
-) -> CheckResult:
-    """Run ``gradient_flow`` on the first ``max_rollouts`` rollouts with generated tokens."""
+    """Train the first ``gradient_rollouts`` rollouts with generated tokens: on the user's own
+    samples with a processor (the integration under test), else on gymcheck's processing."""
     started = time.perf_counter()
-    train_model, reason = train_model_or_reason(model)
+    train_model, reason = ctx.training_model_or_reason()
     if train_model is None:
-        return CheckResult(CHECK_ID, Status.SKIP, reason, required=False)
-    sample_set = build_samples(records, max_rollouts=max_rollouts)
+        return ctx.named(CheckResult(CHECK_ID, Status.SKIP, reason, required=False))
+    max_rollouts, learning_rate = ctx.options.gradient_rollouts, ctx.options.learning_rate
+    batches = ctx.processed_batches()
+    if batches is not None:
+        from gymcheck.checks.training_batch.samples import gradient_samples
+
+        chosen = [b for b in batches if b.paired][:max_rollouts]
+        samples, notes = gradient_samples(chosen)
+        result = gradient_flow_on_sequences(
+            samples, train_model, learning_rate=learning_rate, notes=notes
+        )
+        result.details["rollouts"] = len(chosen)
+        return ctx.named(result)
+    sample_set = build_samples(ctx.records(), max_rollouts=max_rollouts)
     notes = list(sample_set.skipped)
     if sample_set.per_turn_rollouts:
         notes.append(
@@ -88,7 +81,25 @@ def check_gradient_flow(
     result.details["rollouts"] = sample_set.rollouts
     result.details["per_turn_rollouts"] = sample_set.per_turn_rollouts
     result.duration_s = time.perf_counter() - started
-    return result
+    return ctx.named(result)
+
+
+def check_gradient_flow(
+    records: Sequence[Mapping[str, Any]],
+    model: TrainModel | str,
+    *,
+    max_rollouts: int = 4,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+) -> CheckResult:
+    """Run ``gradient_flow`` on the first ``max_rollouts`` rollouts with generated tokens."""
+    from gymcheck.rollout_inputs import RecordList
+
+    options = CheckOptions(
+        gradient_rollouts=max_rollouts, learning_rate=learning_rate, name_processing=False
+    )
+    return gradient_flow(
+        CheckContext(rollouts=RecordList(records), train_model=model, options=options)
+    )
 
 
 def gradient_flow_on_sequences(

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gymcheck.checks.context import CheckContext
+from gymcheck.checks.context import CheckContext, CheckOptions
 from gymcheck.checks.logprobs.diagnose import diagnose
 from gymcheck.checks.logprobs.measure import (
     Agreement,
@@ -17,10 +17,57 @@ from gymcheck.checks.registry import check
 from gymcheck.errors import GymcheckError
 from gymcheck.progress import Progress
 from gymcheck.report import CheckResult, Finding, Status, Step
-from gymcheck.training import TrainingSample, TrainModel, train_model_or_reason
+from gymcheck.training import TrainingSample, TrainModel
 
 CHECK_ID = "logprob_agreement"
 MAX_WORST_TOKENS = 5
+
+
+@check(
+    CHECK_ID,
+    order=70,
+    required=False,
+    heading="🎯 Testing train/inference log-prob agreement...",
+    proves="the training model's log-probs for the generated tokens match generation_log_probs "
+    "(token_mult_prob_error <= 1.05, gen_kl_error <= 1e-3), or the cause is named",
+    needs=("rollouts", "train_model"),
+)
+def logprob_agreement(ctx: CheckContext) -> CheckResult:
+    """Score every rollout with the training model: the user's own samples with a processor
+    (the integration under test), else gymcheck's processing of the records."""
+    started = time.perf_counter()
+    train_model, reason = ctx.training_model_or_reason()
+    if train_model is None:
+        return ctx.named(CheckResult(CHECK_ID, Status.SKIP, reason, required=False))
+    batches = ctx.processed_batches()
+    samples = ctx.training_samples
+    if batches is not None:
+        from gymcheck.checks.training_batch.samples import agreement_samples
+
+        samples = agreement_samples(batches)
+    options, report = ctx.options, ctx.progress
+    try:
+        agreement = measure_logprob_agreement(
+            ctx.records(),
+            train_model,
+            tokenizer=ctx.tokenizer,
+            temperature=options.temperature,
+            max_rollouts=options.max_rollouts,
+            progress=(lambda done, total: report("Recomputing log-probs", done, total))
+            if report
+            else None,
+            samples=samples,
+        )
+    except GymcheckError as exc:
+        return ctx.named(CheckResult(CHECK_ID, Status.ERROR, str(exc), required=False))
+    except Exception as exc:  # the user's model raised: report it, let other checks run
+        message = f"the training model failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        return ctx.named(CheckResult(CHECK_ID, Status.ERROR, message, required=False))
+    result = agreement_result(
+        agreement, max_mult_prob_error=options.max_mult_prob_error, max_kl=options.max_kl
+    )
+    result.duration_s = time.perf_counter() - started
+    return ctx.named(result)
 
 
 def check_logprob_agreement(
@@ -40,58 +87,20 @@ def check_logprob_agreement(
     ``samples``: the trainer's own processed samples, one list per record (see
     ``measure_logprob_agreement``).
     """
-    started = time.perf_counter()
-    train_model, reason = train_model_or_reason(model)
-    if train_model is None:
-        return CheckResult(CHECK_ID, Status.SKIP, reason, required=False)
-    try:
-        agreement = measure_logprob_agreement(
-            records,
-            train_model,
-            tokenizer=tokenizer,
-            temperature=temperature,
-            max_rollouts=max_rollouts,
-            progress=progress,
-            samples=samples,
-        )
-    except GymcheckError as exc:
-        return CheckResult(CHECK_ID, Status.ERROR, str(exc), required=False)
-    except Exception as exc:  # the user's model raised: report it, let other checks run
-        message = f"the training model failed: {type(exc).__name__}: {exc}".splitlines()[0]
-        return CheckResult(CHECK_ID, Status.ERROR, message, required=False)
-    result = agreement_result(agreement, max_mult_prob_error=max_mult_prob_error, max_kl=max_kl)
-    result.duration_s = time.perf_counter() - started
-    return result
+    from gymcheck.rollout_inputs import RecordList
 
-
-@check(
-    CHECK_ID,
-    order=70,
-    required=False,
-    heading="🎯 Testing train/inference log-prob agreement...",
-    proves="the training model's log-probs for the generated tokens match generation_log_probs "
-    "(token_mult_prob_error <= 1.05, gen_kl_error <= 1e-3), or the cause is named",
-    needs=("rollouts", "train_model"),
-)
-def logprob_agreement(ctx: CheckContext) -> CheckResult:
-    # With a processor, on the user's own samples (the integration under test).
-    from gymcheck.checks.training_batch.samples import logprob_agreement_for
-
-    options, report = ctx.options, ctx.progress
-    return logprob_agreement_for(
-        ctx.records(),
-        ctx.training_model(),
-        batches=ctx.processed_batches(),
-        label=ctx.processing_label,
-        tokenizer=ctx.tokenizer,
-        temperature=options.temperature,
-        max_mult_prob_error=options.max_mult_prob_error,
-        max_kl=options.max_kl,
-        max_rollouts=options.max_rollouts,
-        progress=(lambda done, total: report("Recomputing log-probs", done, total))
-        if report
-        else None,
+    options = CheckOptions(temperature=temperature, max_rollouts=max_rollouts)
+    options.max_mult_prob_error, options.max_kl = max_mult_prob_error, max_kl
+    options.name_processing = False
+    context = CheckContext(
+        tokenizer=tokenizer,
+        rollouts=RecordList(records),
+        train_model=model,
+        training_samples=samples,
+        options=options,
+        progress=(lambda _label, done, total: progress(done, total)) if progress else None,
     )
+    return logprob_agreement(context)
 
 
 def worst_tokens(agreement: Agreement, count: int = MAX_WORST_TOKENS) -> list[dict[str, Any]]:

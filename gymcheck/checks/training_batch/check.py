@@ -109,9 +109,15 @@ def training_batch_result(batches: Sequence[RolloutBatch], label: str) -> CheckR
     needs=("rollouts", "processor"),
 )
 def training_batch(ctx: CheckContext) -> CheckResult:
+    """Each rollout's samples from the user's processing (``ctx.processed_batches``, processed
+    once for the training checks too), held against the rollout."""
     batches = ctx.processed_batches()
-    if not batches:
-        return CheckResult(CHECK_ID, Status.SKIP, "no rollouts to process")
+    if batches is None:
+        return CheckResult(
+            CHECK_ID,
+            Status.SKIP,
+            "no --processor or --processed: the trainer's processing is not part of this run",
+        )
     return training_batch_result(batches, ctx.processing_label)
 
 
@@ -128,18 +134,14 @@ def check_training_batch(
     ``processor`` is ``FILE.py:FUNC``, ``module:FUNC`` or the function; ``processed`` a JSONL
     path of dumped samples, one line per rollout. Without either the check is skipped.
     """
+    from gymcheck.rollout_inputs import RecordList
+
     started = time.perf_counter()
     processing = load_processing(
         processor=processor, processed=processed, batch_format=batch_format
     )
-    if processing is None:
-        return CheckResult(
-            CHECK_ID,
-            Status.SKIP,
-            "no --processor or --processed: the trainer's processing is not part of this run",
-        )
-    result = training_batch_result(
-        process_batch(records, processing, tokenizer=tokenizer), processing.label
-    )
-    result.duration_s = time.perf_counter() - started
+    context = CheckContext(tokenizer=tokenizer, rollouts=RecordList(records), processor=processing)
+    result = training_batch(context)
+    if processing is not None:
+        result.duration_s = time.perf_counter() - started
     return result

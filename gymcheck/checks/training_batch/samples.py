@@ -9,8 +9,7 @@ wrong mask is measured at the wrong positions, as the trainer would.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from gymcheck.checks.training_batch.diagnose import PairedSample, RolloutBatch
 from gymcheck.report import CheckResult, Status, Step
@@ -111,43 +110,3 @@ def name_processing(result: CheckResult, label: str) -> CheckResult:
     result.details["processing"] = label
     result.steps.insert(0, Step("processing", Status.PASS, data={"label": label}))
     return result
-
-
-def gradient_flow_for(
-    records: Sequence[Mapping[str, Any]],
-    model: Any,
-    *,
-    batches: Sequence[RolloutBatch] | None = None,
-    label: str = OWN_PROCESSING,
-    max_rollouts: int = 4,
-) -> CheckResult:
-    """``gradient_flow`` on the user's samples when ``batches`` are given, else on gymcheck's."""
-    from gymcheck.checks.gradients import check_gradient_flow, gradient_flow_on_sequences
-
-    if batches is None:
-        return name_processing(
-            check_gradient_flow(records, model, max_rollouts=max_rollouts), label
-        )
-    chosen = [b for b in batches if b.paired][:max_rollouts]
-    samples, notes = gradient_samples(chosen)
-    result = gradient_flow_on_sequences(samples, model, notes=notes)
-    result.details["rollouts"] = len(chosen)
-    return name_processing(result, label)
-
-
-def logprob_agreement_for(
-    records: Sequence[Mapping[str, Any]],
-    model: Any,
-    *,
-    batches: Sequence[RolloutBatch] | None = None,
-    label: str = OWN_PROCESSING,
-    **options: Any,
-) -> CheckResult:
-    """``logprob_agreement`` on the user's samples when ``batches`` are given, else on
-    gymcheck's; ``options`` go to ``check_logprob_agreement``."""
-    from gymcheck.checks.logprobs import check_logprob_agreement
-
-    samples = agreement_samples(batches) if batches is not None else None
-    return name_processing(
-        check_logprob_agreement(records, model, samples=samples, **options), label
-    )
