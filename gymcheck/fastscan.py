@@ -38,6 +38,7 @@ from gymcheck.rollout import GENERATION_IDS, GENERATION_LOGPROBS, PROMPT_IDS, TO
 
 RewardRange = tuple[float, float]
 
+_TOKEN_KEYS = frozenset(TOKEN_FIELDS)
 # How NeMo Gym (json.dumps) and orjson write a token key before its array. An array written
 # otherwise keeps its text in the skeleton, and its field then holds no marker.
 _BEFORE_TOKEN_ARRAY = tuple(
@@ -46,6 +47,7 @@ _BEFORE_TOKEN_ARRAY = tuple(
 # A marker is ``"\u0000",INDEX``: the only JSON text of the string "\x00" is ``"\u0000"``, so
 # a skeleton that holds it exactly once per marker holds no other.
 _MARK = b'"\\u0000"'
+_MARKER = _MARK + b",%d"
 _MARK_VALUE = "\x00"
 
 
@@ -131,7 +133,7 @@ def _skeleton(line: bytes, arrays: Sequence[_Span]) -> bytes:
     pieces: list[bytes] = []
     cursor = 0
     for index, (start, end) in enumerate(arrays):
-        pieces += (line[cursor:start], _MARK, b",", str(index).encode())
+        pieces += (line[cursor:start], _MARKER % index)
         cursor = end
     pieces.append(line[cursor:])
     skeleton = b"".join(pieces)
@@ -150,7 +152,7 @@ def _turn_items(record: Any) -> list[dict[str, Any]]:
         raise _Unusual
     if any(type(i) is not dict for i in output):
         raise _Unusual  # an output item that is not an object: schema
-    items = [i for i in output if any(k in i for k in TOKEN_FIELDS)]
+    items = [i for i in output if not _TOKEN_KEYS.isdisjoint(i)]
     if not items:
         raise _Unusual  # no_trainable_output
     return items
