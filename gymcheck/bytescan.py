@@ -15,11 +15,11 @@ exactly that many values, each one that the record checks have nothing to say ab
 - ids: JSON non-negative integers (no sign, fraction or exponent, no leading zero), each below
   ``limit`` (at most 2**32, so a value always fits 64 bits while it is read).
 - log-probs: JSON numbers that are signed (``-``) or zero (``0``, ``0.0``, ``0e-3``), so every
-  value is <= 0; an exponent only with ``-``, and a magnitude below 10**15 (integer digits
-  minus the exponent at most 15), so every value is a finite double, far from where orjson
-  would refuse one as infinity. A positive literal that would underflow to zero (``1e-400``)
-  is refused all the same: the text decides. Fractions and negative exponents may be of any
-  length (orjson reads them, rounding towards zero at worst).
+  value is <= 0; an exponent only with ``-``, and a magnitude below 10**15 (the integer
+  part's digits plus the exponent at most 15), so every value is a finite double, far from
+  where orjson would refuse one as infinity. A positive literal that would underflow to
+  zero (``1e-400``) is refused all the same: the text decides. Fractions and negative
+  exponents may be of any length (orjson reads them, rounding towards zero at worst).
 
 Values may be separated by JSON whitespace (space, tab, LF, CR). An empty span is 0 values;
 a trailing or doubled comma, any other character (``NaN``, ``true``, a string, a nested
@@ -57,7 +57,7 @@ def python_array_spans(buf: bytes, prefixes: tuple[bytes, ...]) -> list[int] | N
     """``array_spans`` in Python: ``bytes.find`` (memchr) from bracket to bracket."""
     if not isinstance(buf, bytes):
         raise TypeError(f"buf must be bytes, not {type(buf).__name__}")
-    if type(prefixes) is not tuple or not all(isinstance(p, bytes) for p in prefixes):
+    if not isinstance(prefixes, tuple) or not all(isinstance(p, bytes) for p in prefixes):
         raise TypeError("prefixes must be a tuple of bytes")
     spans: list[int] = []
     cursor = 0
