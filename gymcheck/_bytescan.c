@@ -23,6 +23,10 @@ is dereferenced.
 #define WORDS 0
 #endif
 
+/* The version of the rules below; gymcheck/bytescan.py uses the extension only when it has
+   the same (an editable install keeps a stale build beside newer sources). */
+#define RULES 2
+
 /* Ids stay below this (10 digits at most, read in 64 bits without overflow). */
 #define MAX_ID_LIMIT (1ULL << 32)
 /* A log-prob is below 10**MAX_MAGNITUDE_DIGITS in magnitude, certainly a finite double. */
@@ -363,12 +367,23 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static int exec_module(PyObject *module)
+{
+    return PyModule_AddIntConstant(module, "RULES", RULES);
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, (void *)exec_module},
+    {0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "gymcheck._bytescan",
     .m_doc = "Token arrays validated on the bytes of a JSON line (see gymcheck.bytescan).",
     .m_size = 0,
     .m_methods = methods,
+    .m_slots = slots,
 };
 
 PyMODINIT_FUNC PyInit__bytescan(void) { return PyModuleDef_Init(&module); }

@@ -34,9 +34,12 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from types import ModuleType
 
 import orjson
 
+RULES = 2
+"""The version of the rules; ``gymcheck/_bytescan.c`` defines the same."""
 MAX_ID_LIMIT = 2**32
 MAX_MAGNITUDE_DIGITS = 15
 EXPONENT_CAP = 10**9
@@ -158,15 +161,18 @@ def _exponent_value(exponent: bytes) -> int:
     return min(int(digits or b"0"), EXPONENT_CAP)
 
 
-try:
-    from gymcheck import _bytescan
-except ImportError:  # built without a compiler: the same answers, in Python
-    COMPILED = False
-    array_spans: ArraySpans = python_array_spans
-    id_array: IdArray = python_id_array
-    logprob_array: LogprobArray = python_logprob_array
-else:
-    COMPILED = True
-    array_spans = _bytescan.array_spans
-    id_array = _bytescan.id_array
-    logprob_array = _bytescan.logprob_array
+def _extension() -> ModuleType | None:
+    """The C extension, if it was built from these sources' rules."""
+    try:
+        from gymcheck import _bytescan
+    except ImportError:  # built without a compiler: the same answers, in Python
+        return None
+    # An editable install keeps a build from older sources beside newer ones until rebuilt.
+    return _bytescan if getattr(_bytescan, "RULES", None) == RULES else None
+
+
+_compiled = _extension()
+COMPILED = _compiled is not None
+array_spans: ArraySpans = _compiled.array_spans if _compiled else python_array_spans
+id_array: IdArray = _compiled.id_array if _compiled else python_id_array
+logprob_array: LogprobArray = _compiled.logprob_array if _compiled else python_logprob_array

@@ -20,7 +20,10 @@ LOGPROB_FUNCTIONS = {"compiled": bytescan.logprob_array, "python": bytescan.pyth
 
 def test_the_extension_is_built():
     # A silent build failure (optional=True) would leave the scan on the slower fallback.
-    assert bytescan.COMPILED, "gymcheck._bytescan was not built: is a C compiler installed?"
+    assert bytescan.COMPILED, (
+        "gymcheck._bytescan was not built, or was built from older sources: is a C compiler "
+        "installed? (rebuild: pip install -e ., or python setup.py build_ext --inplace)"
+    )
     assert bytescan.id_array is not bytescan.python_id_array
 
 
