@@ -1,7 +1,7 @@
 """Where a run's rollouts come from: records in memory, JSONL files, or a Gym collection.
 
-Each is a ``RolloutInput`` (``gymcheck.checks.context``): ``inspect`` makes the one pass that
-both rollout checks read, ``records`` gives the records to the checks that train on them.
+Each is a ``RolloutInput`` (``gymcheck.checks.context``): ``read`` makes the one pass that both
+rollout checks read, and gives the records it read to the checks that train on them.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymcheck.checks.context import CheckOptions
+from gymcheck.checks.context import CheckOptions, RolloutReading
 from gymcheck.checks.rollout_pass import RolloutPass
 from gymcheck.errors import UsageError
 from gymcheck.jsonl import DEFAULT_MAX_LINE_BYTES
 from gymcheck.progress import StepProgress
-from gymcheck.report import CheckResult, Finding
+from gymcheck.report import Finding
 
 
 @dataclass(slots=True)
@@ -27,23 +27,22 @@ class RecordList:
     failed: Sequence[Finding] = ()
     """One finding per rollout that could not be collected."""
 
-    def inspect(self, tokenizer: Any, options: CheckOptions) -> tuple[CheckResult, CheckResult]:
+    def read(self, tokenizer: Any, options: CheckOptions, *, keep_records: bool) -> RolloutReading:
+        """The pass over the records in memory; they are the records given (whatever
+        ``keep_records``)."""
         rollouts = RolloutPass(
             tokenizer=tokenizer, reward_range=options.reward_range, vocab_size=options.vocab_size
         )
         for finding in self.failed:
             rollouts.add_unreadable(finding)
         rollouts.add_records(self.items)
-        return rollouts.tallies.results()
-
-    def records(self) -> Sequence[Any]:
-        return self.items
+        return RolloutReading(*rollouts.tallies.results(), self.items)
 
 
 @dataclass(slots=True)
 class RolloutFiles:
-    """Rollout JSONL files, streamed through one pass (``gymcheck.scan``); the records are
-    parsed again only for the checks that train on them."""
+    """Rollout JSONL files, streamed through one pass (``gymcheck.scan``), which keeps the
+    records it parsed when the checks that train on them need them."""
 
     paths: Sequence[Path]
     workers: int = 1
@@ -54,10 +53,10 @@ class RolloutFiles:
     """Spool every finding to disk for the JSON report (the console keeps a bounded few)."""
     ray: str | None = None
     """Scan on a Ray cluster at this address (``gymcheck rollouts --ray``)."""
-    _records: list[Any] | None = field(default=None, init=False)
 
-    def inspect(self, tokenizer: Any, options: CheckOptions) -> tuple[CheckResult, CheckResult]:
-        """The scan's pass (the vocabulary comes from the tokenizer only)."""
+    def read(self, tokenizer: Any, options: CheckOptions, *, keep_records: bool) -> RolloutReading:
+        """The scan's pass (the vocabulary comes from the tokenizer only); ``keep_records``
+        parses every line once, on the exact path, and keeps what it parsed."""
         from gymcheck.scan import scan
 
         try:
@@ -70,22 +69,11 @@ class RolloutFiles:
                 max_line_bytes=self.max_line_bytes,
                 spool_findings=self.spool_findings,
                 ray=self.ray,
+                keep_records=keep_records,
             )
         except OSError as exc:
             raise UsageError(f"cannot read rollouts: {exc.strerror or exc}") from None
-        return result.results()
-
-    def records(self) -> Sequence[Any]:
-        if self._records is None:
-            from gymcheck.jsonl import iter_values
-
-            self._records = [
-                value
-                for path in self.paths
-                for _, value, problem in iter_values(path)
-                if problem is None
-            ]
-        return self._records
+        return RolloutReading(*result.results(), result.tallies.records)
 
 
 @dataclass(slots=True)
@@ -101,11 +89,8 @@ class GymCollection:
     """Write the collected rollouts here as JSONL, as NeMo Gym's rollout collection does."""
     _collected: RecordList | None = field(default=None, init=False)
 
-    def inspect(self, tokenizer: Any, options: CheckOptions) -> tuple[CheckResult, CheckResult]:
-        return self._collect().inspect(tokenizer, options)
-
-    def records(self) -> Sequence[Any]:
-        return self._collect().records()
+    def read(self, tokenizer: Any, options: CheckOptions, *, keep_records: bool) -> RolloutReading:
+        return self._collect().read(tokenizer, options, keep_records=keep_records)
 
     def _collect(self) -> RecordList:
         if self._collected is None:

@@ -108,19 +108,23 @@ def scan(
     spool_findings: bool = False,
     fast: bool = True,
     ray: str | None = None,
+    keep_records: bool = False,
 ) -> ScanResult:
     """Like ``scan_rollouts``, returning the tallies (counts per code, cause, turns).
 
     ``workers`` is capped by the CPU count; a line over ``max_line_bytes`` is a ``schema``
     finding, skipped unread. ``ray`` (an address, or ``local``) runs the scan as Ray tasks
-    instead of a local pool (``gymcheck.scan_ray``)."""
+    instead of a local pool (``gymcheck.scan_ray``). ``keep_records`` keeps every record
+    in ``tallies.records``, in order, for the checks that train on them (each line parsed
+    once: a line the fast path proves clean is parsed after the proof)."""
     files = check_paths(paths)
     if isinstance(tokenizer, str | os.PathLike):
         from gymcheck.loading import load_tokenizer
 
         tokenizer = load_tokenizer(str(tokenizer))
-    options = Options(reward_range, max_line_bytes, spool_findings, fast)
-    result = ScanResult(RolloutTallies.bounded(spool=spool_findings), [str(p) for p in files])
+    options = Options(reward_range, max_line_bytes, spool_findings, fast, keep_records)
+    tallies = RolloutTallies.bounded(spool=spool_findings, keep_records=keep_records)
+    result = ScanResult(tallies, [str(p) for p in files])
     if ray is not None:
         from gymcheck.scan_ray import scan_with_ray
 

@@ -73,6 +73,9 @@ class Options:
     spool_findings: bool
     fast: bool = True
     """Try ``gymcheck.fastscan`` first; ``False``: the exact path on every line."""
+    keep_records: bool = False
+    """Keep every record (``RolloutTallies.records``), parsed once, for the checks that train
+    on them."""
 
 
 @dataclass(slots=True)
@@ -148,7 +151,9 @@ def scan_lines(
     rollouts = RolloutPass(
         tokenizer=tokenizer,
         reward_range=options.reward_range,
-        tallies=RolloutTallies.bounded(spool=options.spool_findings),
+        tallies=RolloutTallies.bounded(
+            spool=options.spool_findings, keep_records=options.keep_records
+        ),
     )
     records = 0
     reported = where.start
@@ -168,6 +173,8 @@ def scan_lines(
             )
             if clean is not None:
                 rollouts.add_clean(clean.turns, reward=clean.reward)
+                if rollouts.tallies.records is not None:  # proven clean: it parses
+                    rollouts.tallies.records.append(parse_line(line)[0])
                 continue
         at = Location(source=source, line=number, rollout_index=index)
         record, error = parse_line(line)

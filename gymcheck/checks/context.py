@@ -1,9 +1,10 @@
 """What a check gets: one ``CheckContext`` holding every input a check may need.
 
 Each command fills in what it was given (a base URL, a tokenizer, rollouts, a training model,
-options); a check reads what it registered as ``needs``. Rollouts are inspected once, on first
-use, and both rollout checks read that one inspection; the training model is loaded once and
-shared by the training checks.
+options); a check reads what it registered as ``needs``. Rollouts are read once, on first use
+(``CheckContext.reading``): both rollout checks read that one inspection, and the checks that
+train on the records (``training_batch``, ``gradient_flow``, ``logprob_agreement``) the records
+it kept; the training model is loaded once and shared by the training checks.
 """
 
 from __future__ import annotations
@@ -24,16 +25,24 @@ if TYPE_CHECKING:
 RewardRange = tuple[float, float]
 
 
+@dataclass(frozen=True, slots=True)
+class RolloutReading:
+    """One pass over a run's rollouts."""
+
+    collection: CheckResult
+    continuity: CheckResult
+    records: Sequence[Any] | None
+    """The records as read, for the checks that train on them; ``None``: not kept."""
+
+
 class RolloutInput(Protocol):
     """Where a run's rollouts come from: records in memory, files, a Gym collection."""
 
-    def inspect(self, tokenizer: Any, options: CheckOptions) -> tuple[CheckResult, CheckResult]:
+    def read(self, tokenizer: Any, options: CheckOptions, *, keep_records: bool) -> RolloutReading:
         """One pass over every rollout: the ``rollout_collection`` and ``token_continuity``
-        results (``options``: the reward range, and a vocabulary size without a tokenizer)."""
-        ...
-
-    def records(self) -> Sequence[Any]:
-        """The rollout records, for the checks that train on them."""
+        results (``options``: the reward range, and a vocabulary size without a tokenizer),
+        and with ``keep_records`` the records that pass read (records in memory are always
+        given)."""
         ...
 
 
@@ -84,9 +93,7 @@ class CheckContext:
     (``check_logprob_agreement(samples=...)``), scored instead of gymcheck's processing."""
     options: CheckOptions = field(default_factory=CheckOptions)
     progress: StepProgress | None = None
-    _rollout_results: tuple[CheckResult, CheckResult] | None = field(
-        default=None, init=False, repr=False
-    )
+    _reading: RolloutReading | None = field(default=None, init=False, repr=False)
     _batches: Sequence[RolloutBatch] | None = field(default=None, init=False, repr=False)
 
     def unmet(self, needs: Sequence[Need]) -> str | None:
@@ -149,13 +156,29 @@ class CheckContext:
 
         return name_processing(result, self.processing_label)
 
+    def reading(self, *, records: bool = False) -> RolloutReading:
+        """The one pass over the rollouts, made on first use. It keeps the records when this
+        run trains on them (a processor, training samples, or a training model torch can
+        load), so the training checks are served from the same reading; ``records`` asks for
+        them whatever the inputs (a pass that did not keep them is then made again)."""
+        if self.rollouts is None:
+            raise GymcheckError("no rollouts in this context")
+        if self._reading is None or (records and self._reading.records is None):
+            keep = records or self._trains_on_records()
+            self._reading = self.rollouts.read(self.tokenizer, self.options, keep_records=keep)
+        return self._reading
+
+    def _trains_on_records(self) -> bool:
+        if self.processor is not None or self.training_samples is not None:
+            return True
+        from gymcheck.training import torch_missing_reason
+
+        return self.train_model is not None and torch_missing_reason() is None
+
     def rollout_results(self) -> tuple[CheckResult, CheckResult]:
         """``rollout_collection`` and ``token_continuity`` from one pass over the rollouts."""
-        if self._rollout_results is None:
-            if self.rollouts is None:
-                raise GymcheckError("no rollouts in this context")
-            self._rollout_results = self.rollouts.inspect(self.tokenizer, self.options)
-        return self._rollout_results
+        reading = self.reading()
+        return reading.collection, reading.continuity
 
     def processed_batches(self) -> Sequence[RolloutBatch] | None:
         """Each rollout with the samples the user's processing made of it (processed once, for
@@ -182,5 +205,8 @@ class CheckContext:
         return OWN_PROCESSING
 
     def records(self) -> Sequence[Any]:
-        """The rollout records (an empty list when the run has none)."""
-        return self.rollouts.records() if self.rollouts is not None else []
+        """The rollout records, from the one reading (an empty list when the run has none)."""
+        if self.rollouts is None:
+            return []
+        records = self.reading(records=True).records
+        return records if records is not None else []

@@ -29,19 +29,25 @@ class RolloutTallies:
 
     collection: CollectionTally = field(default_factory=CollectionTally)
     continuity: ContinuityTally = field(default_factory=ContinuityTally)
+    records: list[Any] | None = None
+    """Every record as read, in order, when the pass keeps them for the checks that train on
+    them (``None``: not kept, memory stays flat)."""
 
     @classmethod
-    def bounded(cls, *, spool: bool) -> RolloutTallies:
+    def bounded(cls, *, spool: bool, keep_records: bool = False) -> RolloutTallies:
         """Tallies that keep the first findings of each kind and count the rest; ``spool``
         writes them all to disk for a report that lists every one."""
         return cls(
             CollectionTally(findings=FindingStore(keep=KEEP_PER_GROUP, spool=spool)),
             ContinuityTally(findings=FindingStore(keep=KEEP_PER_GROUP, spool=spool)),
+            [] if keep_records else None,
         )
 
     def merge(self, other: RolloutTallies) -> None:
         self.collection.merge(other.collection)
         self.continuity.merge(other.continuity)
+        if self.records is not None and other.records is not None:
+            self.records.extend(other.records)
 
     def results(self) -> tuple[CheckResult, CheckResult]:
         """The ``rollout_collection`` and ``token_continuity`` results."""
@@ -65,6 +71,8 @@ class RolloutPass:
 
     def add_record(self, record: Any, *, at: Location = NOWHERE, raw: bytes | None = None) -> None:
         """Inspect one record; ``raw`` (its JSON line) lets continuity be proven on the bytes."""
+        if self.tallies.records is not None:
+            self.tallies.records.append(record)
         inspection = inspect_record(
             record, reward_range=self.reward_range, vocab_size=self.vocab_size, raw=raw, at=at
         )
