@@ -29,3 +29,16 @@ class EndpointError(GymcheckError):
 
 class ProcessorLoadError(UsageError):
     """A ``--processor`` spec or ``--processed`` file that cannot be loaded."""
+
+
+class InvalidArgumentError(GymcheckError, ValueError):
+    """An argument a gymcheck function cannot use; also a ``ValueError``, as callers catch."""
+
+
+class LengthMismatchError(InvalidArgumentError):
+    """Values that must pair one to one do not (engine and trainer log-probs, samples and the
+    rollouts they came from)."""
+
+
+class GymAnswerError(EndpointError, ValueError):
+    """A NeMo Gym head server's answer that is not what Gym serves (``/server_instances``)."""

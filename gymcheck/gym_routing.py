@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from gymcheck.errors import GymcheckError
+from gymcheck.errors import GymAnswerError, GymcheckError
 
 AGENTS = "responses_api_agents"
 RESOURCES = "resources_servers"
@@ -59,11 +59,12 @@ class Route:
 
 
 def parse_instances(listing: Any) -> list[GymInstance]:
-    """The head server's ``/server_instances`` answer as instances; ``ValueError`` if not a list."""
+    """The head server's ``/server_instances`` answer as instances; ``GymAnswerError`` (a
+    ``ValueError``) if not a list."""
     if isinstance(listing, Mapping):  # tolerate {"server_instances": [...]} or {name: {...}}
         listing = listing.get("server_instances", list(listing.values()))
     if not isinstance(listing, list):
-        raise ValueError("/server_instances did not answer with a list")
+        raise GymAnswerError("/server_instances did not answer with a list")
     instances = []
     for entry in listing:
         if not isinstance(entry, Mapping):

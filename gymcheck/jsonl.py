@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from gymcheck.compressed import compression, decompressed
+from gymcheck.errors import InvalidArgumentError
 from gymcheck.files import open_input
 
 _READ_SIZE = 1 << 20
@@ -66,7 +67,7 @@ def _opened_at(path: str | os.PathLike[str], start: int, end: int | None) -> Ite
     with open_input(path) as raw:
         name = compression(raw)
         if name is not None and (start or end is not None):
-            raise ValueError(f"{path}: a {name} stream has no byte ranges")
+            raise InvalidArgumentError(f"{path}: a {name} stream has no byte ranges")
         with decompressed(raw, name) as handle:
             handle.seek(start)
             yield handle

@@ -21,6 +21,7 @@ import numpy as np
 
 from gymcheck.checks.logprobs.measure import agreement_metrics
 from gymcheck.checks.training_batch.diagnose import PairedSample, RolloutBatch, diagnose_rollout
+from gymcheck.errors import LengthMismatchError
 from gymcheck.processing.load import ProcessorCall
 from gymcheck.processing.values import depth, logprob, plain
 from gymcheck.report import Finding
@@ -65,7 +66,7 @@ def logprob_metrics(engine: Any, trainer: Any, mask: Any = None) -> dict[str, fl
     gen, train = _array(engine), _array(trainer)
     weights = _array(mask) if mask is not None else np.ones_like(gen)
     if not gen.size == train.size == weights.size:
-        raise ValueError(
+        raise LengthMismatchError(
             f"engine ({gen.size}), trainer ({train.size}) and mask ({weights.size}) log-probs "
             "must have the same number of entries"
         )
@@ -103,7 +104,9 @@ def check_batch(
     end the sequence.
     """
     if len(samples) != len(rollouts):
-        raise ValueError(f"{len(samples)} samples for {len(rollouts)} rollouts: pass one each")
+        raise LengthMismatchError(
+            f"{len(samples)} samples for {len(rollouts)} rollouts: pass one each"
+        )
     batches = [
         diagnose_rollout(
             record, i, ProcessorCall(samples[i]), tokenizer=tokenizer, batch_format=batch_format

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gymcheck.errors import GymcheckError
+from gymcheck.errors import GymcheckError, LengthMismatchError
 from gymcheck.progress import Progress
 from gymcheck.training import (
     TrainingSample,
@@ -71,7 +71,7 @@ def agreement_metrics(gen: Sequence[float] | Any, train: Sequence[float] | Any) 
     g = np.asarray(gen, dtype=np.float64).ravel()
     t = np.asarray(train, dtype=np.float64).ravel()
     if g.shape != t.shape:
-        raise ValueError(f"{g.size} engine log-probs for {t.size} trainer log-probs")
+        raise LengthMismatchError(f"{g.size} engine log-probs for {t.size} trainer log-probs")
     n = int(g.size)
     if n == 0:
         return {"n_tokens": 0}
