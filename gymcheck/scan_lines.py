@@ -8,6 +8,7 @@ tasks. Each finding is created at its file line and record.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from gymcheck.checks.records import SCHEMA, RewardRange
 from gymcheck.checks.rollout_pass import RolloutPass, RolloutTallies
 from gymcheck.fastscan import prove_clean
-from gymcheck.jsonl import RawLine, count_lines, iter_lines, parse_line
+from gymcheck.jsonl import RawLine, count_lines, iter_lines, parse_line, read_lines
 from gymcheck.report import CheckResult, Location, Report
 
 Progress = Callable[[int], None]
@@ -76,6 +77,25 @@ class Options:
     keep_records: bool = False
     """Keep every record (``RolloutTallies.records``), parsed once, for the checks that train
     on them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A piece of a decompressed stream (``gymcheck.scan_stream``), which travels to a worker
+    as one ``bytes``: whole lines, or one line over the cap."""
+
+    data: bytes
+    """Whole lines; the stream's last line may lack its newline."""
+    oversize: int = 0
+    """Instead of ``data``: one line over the cap, this many bytes, skipped unread."""
+
+
+def block_lines(block: Block, max_line_bytes: int) -> Iterator[RawLine]:
+    """The block's lines, numbered from 1, as ``read_lines`` reads them from the stream."""
+    if block.oversize:
+        yield RawLine(1, b"", True, block.oversize, oversize=block.oversize)
+    else:
+        yield from read_lines(io.BytesIO(block.data), max_line_bytes=max_line_bytes)
 
 
 @dataclass(slots=True)
@@ -204,5 +224,6 @@ def scan_range_in_worker(where: Range, options: Options) -> RangeResult:
     return scan_range(where, _worker_tokenizer, options, None)
 
 
-def scan_lines_in_worker(lines: list[RawLine], where: Range, options: Options) -> RangeResult:
+def scan_block_in_worker(block: Block, where: Range, options: Options) -> RangeResult:
+    lines = block_lines(block, options.max_line_bytes)
     return scan_lines(lines, where, _worker_tokenizer, options, None)

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 from pathlib import Path
+from unittest import mock
 
 import orjson
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rollout_builders import make_record
 
 from gymcheck import compressed, scan_stream
 from gymcheck.errors import UsageError
+from gymcheck.jsonl import read_lines
 from gymcheck.scan import check_paths, scan
+from gymcheck.scan_lines import block_lines
 
 PACKERS = {
     "gzip": gzip.compress,
@@ -110,3 +116,72 @@ def test_zstd_without_zstandard_is_a_usage_error(tmp_path, monkeypatch):
     monkeypatch.setattr(compressed, "zstandard", None)
     with pytest.raises(UsageError, match=r"zstd-compressed; reading it needs zstandard"):
         check_paths([path])
+
+
+# --- the stream cut into blocks: the lines read_lines gives, whatever the pieces -------------
+
+
+class Pieces(io.RawIOBase):
+    """A stream that hands out ``data`` in pieces of the given sizes, then ends or breaks."""
+
+    def __init__(self, data: bytes, sizes: list[int], *, breaks: bool) -> None:
+        self.data, self.sizes, self.breaks, self.at = data, sizes, breaks, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.at >= len(self.data):
+            if self.breaks:
+                raise EOFError("cut off")
+            return 0
+        size = min(len(buffer), self.sizes[self.at % len(self.sizes)] if self.sizes else 1)
+        piece = self.data[self.at : self.at + max(1, size)]
+        buffer[: len(piece)] = piece
+        self.at += len(piece)
+        return len(piece)
+
+
+def lines_read(stream: io.BufferedReader, cap: int) -> tuple[list[tuple], bool]:
+    lines: list[tuple] = []
+    try:
+        for line in read_lines(stream, max_line_bytes=cap):
+            lines.append((line.data, line.terminated, line.oversize))
+    except EOFError:
+        return lines, True
+    return lines, False
+
+
+def lines_in_blocks(stream: io.BufferedReader, cap: int) -> tuple[list[tuple], bool]:
+    lines: list[tuple] = []
+    start = 0
+    try:
+        for block, where in scan_stream.stream_blocks(Path("x"), stream, cap):
+            assert where.start == start and (where.first_line, where.first_record) == (0, 0)
+            start = where.end
+            got = list(block_lines(block, cap))
+            assert [line.number for line in got] == list(range(1, len(got) + 1))
+            lines += [(line.data, line.terminated, line.oversize) for line in got]
+    except EOFError:
+        return lines, True
+    return lines, False
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"{}", b"abc", b" ", b"\n", b"\n\n", b"xxxxxxx"]), max_size=30),
+    sizes=st.lists(st.integers(1, 12), max_size=4),
+    cap=st.integers(1, 10),
+    chunk=st.integers(1, 20),
+    breaks=st.booleans(),
+)
+def test_blocks_hold_the_lines_that_read_lines_gives(data, sizes, cap, chunk, breaks):
+    """Lines over the cap (skipped in the stream or inside a block), a last line without a
+    newline, a stream that breaks mid-line: the same lines, before the same error."""
+    content = b"".join(data)
+
+    def stream() -> io.BufferedReader:
+        return io.BufferedReader(Pieces(content, sizes, breaks=breaks), buffer_size=8)
+
+    with mock.patch.object(scan_stream, "CHUNK_BYTES", chunk):
+        assert lines_in_blocks(stream(), cap) == lines_read(stream(), cap)
