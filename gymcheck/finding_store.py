@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import orjson
 
-from gymcheck.report import Finding
+from gymcheck.report import CheckResult, Finding, Status, Step
 
 KEEP_PER_GROUP = 50
 """Per (code, cause), what a file scan keeps: the console shows the first few, ``-v`` up to
@@ -107,6 +107,27 @@ class FindingStore:
         """This store when it holds more findings than it kept (a ``CheckResult`` then streams
         them from here), else ``None``: the kept list is all there is."""
         return None if self.complete else self
+
+    def result(
+        self,
+        check_id: str,
+        status: Status,
+        summary: str,
+        *,
+        details: dict[str, Any],
+        steps: list[Step],
+    ) -> CheckResult:
+        """A check's result holding this store's findings: the kept ones, and the store itself
+        when it counted more (``if_partial``)."""
+        return CheckResult(
+            check_id,
+            status,
+            summary,
+            details=details,
+            steps=steps,
+            findings=list(self.kept),
+            finding_store=self.if_partial(),
+        )
 
     def dicts(self) -> Iterator[dict[str, Any]]:
         """Every finding's JSON object, in order: from the spool when ``kept`` is not all."""

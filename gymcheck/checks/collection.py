@@ -84,14 +84,9 @@ class CollectionTally:
             }
         if self.rollouts == 0:
             summary = "no rollouts: nothing was collected"
-            return CheckResult(
-                CHECK_ID,
-                Status.FAIL,
-                summary,
-                details=details,
-                steps=[Step("rollouts", Status.FAIL, data={"rollouts": 0})],
-                findings=list(self.findings.kept),
-                finding_store=self.findings.if_partial(),
+            steps = [Step("rollouts", Status.FAIL, data={"rollouts": 0})]
+            return self.findings.result(
+                CHECK_ID, Status.FAIL, summary, details=details, steps=steps
             )
         steps = self._steps()
         if self.findings:
@@ -106,14 +101,8 @@ class CollectionTally:
                     data={"bad": bad, "rollouts": self.rollouts, "codes": codes_seen},
                 )
             )
-            return CheckResult(
-                CHECK_ID,
-                Status.FAIL,
-                summary,
-                details=details,
-                steps=steps,
-                findings=list(self.findings.kept),
-                finding_store=self.findings.if_partial(),
+            return self.findings.result(
+                CHECK_ID, Status.FAIL, summary, details=details, steps=steps
             )
         summary = (
             f"{self.rollouts} rollouts collected"

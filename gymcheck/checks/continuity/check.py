@@ -76,15 +76,8 @@ class ContinuityTally:
                 steps=[Step("continuity", Status.PASS, data=step)],
             )
         summary = f"{self.broken_rollouts} of {self.rollouts} rollouts break continuity"
-        return CheckResult(
-            CHECK_ID,
-            Status.FAIL,
-            summary,
-            details=details,
-            steps=[Step("continuity", Status.FAIL, data=step)],
-            findings=list(self.findings.kept),
-            finding_store=self.findings.if_partial(),
-        )
+        steps = [Step("continuity", Status.FAIL, data=step)]
+        return self.findings.result(CHECK_ID, Status.FAIL, summary, details=details, steps=steps)
 
 
 @check(

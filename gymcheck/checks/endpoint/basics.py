@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gymcheck.checks.endpoint.fixes import FIXES
-from gymcheck.checks.endpoint.probe import Completion, Probe, cause_text
+from gymcheck.checks.endpoint.probe import Completion, Probe
 from gymcheck.checks.endpoint.requests import TOOLS, chat_body, tool_body
 from gymcheck.openai_client import EndpointCallError
 from gymcheck.redact import clip
@@ -23,10 +23,7 @@ def check_models(probe: Probe, wanted: str | None) -> None:
     try:
         body = probe.client.models()
     except EndpointCallError as exc:
-        probe.note_call_failure(exc)
-        probe.record(
-            "models", Status.FAIL, f"GET /v1/models failed: {cause_text(exc)}", fix=FIXES["models"]
-        )
+        probe.call_failed("models", exc, "GET /v1/models")
         if wanted:
             probe.model = wanted
         return
@@ -75,13 +72,7 @@ def check_chat(probe: Probe) -> None:
     try:
         completion = post_chat(probe, chat_body(probe.model))
     except EndpointCallError as exc:
-        probe.note_call_failure(exc)
-        probe.record(
-            "chat",
-            Status.FAIL,
-            f"POST /v1/chat/completions failed: {cause_text(exc)}",
-            fix=FIXES["chat"],
-        )
+        probe.call_failed("chat", exc, "POST /v1/chat/completions")
         return
     message = completion.message
     if not message:
@@ -133,13 +124,7 @@ def check_tool_calls(probe: Probe) -> None:
         try:
             completion = post_chat(probe, tool_body(probe.model))
         except EndpointCallError as exc:
-            probe.note_call_failure(exc)
-            probe.record(
-                "tool_calls",
-                Status.FAIL,
-                f"a request with tools and tool_choice 'required' failed: {cause_text(exc)}",
-                fix=FIXES["tool_calls"],
-            )
+            probe.call_failed("tool_calls", exc, "a request with tools and tool_choice 'required'")
             return
         problem = tool_call_problem(completion.message)
         finish = completion.choice.get("finish_reason")

@@ -27,11 +27,7 @@ def percentile(values: list[float], q: float) -> float:
 def check_burst(probe: Probe, *, total: int, concurrency: int) -> None:
     from gymcheck.report import Status
 
-    if probe.dead:
-        probe.record("burst", Status.SKIP, f"skipped: {probe.dead}")
-        return
-    if probe.chat is None:
-        probe.record("burst", Status.SKIP, "skipped: needs a working chat completion")
+    if probe.skipped("burst", needs_chat=True):
         return
     if total <= 0:
         probe.record("burst", Status.SKIP, "skipped: burst=0")

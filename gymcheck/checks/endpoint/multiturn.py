@@ -14,7 +14,7 @@ from typing import Any
 from gymcheck.checks.endpoint.basics import post_chat, tool_call_problem
 from gymcheck.checks.endpoint.fixes import FIXES
 from gymcheck.checks.endpoint.known_turn import known_turn
-from gymcheck.checks.endpoint.probe import Completion, Probe, cause_text
+from gymcheck.checks.endpoint.probe import Completion, Probe
 from gymcheck.checks.endpoint.requests import (
     TOOL_RESULT,
     TOOLS,
@@ -110,8 +110,7 @@ def diagnose_turn2(
 
 def check_multi_turn(probe: Probe) -> None:
     turn1 = probe.tool_turn
-    if probe.dead:
-        probe.record("multi_turn", Status.SKIP, f"skipped: {probe.dead}")
+    if probe.skipped("multi_turn"):
         return
     if turn1 is None:
         probe.record("multi_turn", Status.SKIP, "skipped: needs a tool call in turn 1")
@@ -123,50 +122,34 @@ def check_multi_turn(probe: Probe) -> None:
         return
     known = known_turn(probe.tokenizer, turn1)
     if known is not None:
-        _probe_known(probe, known)
+        _probe_spliced(probe, known, generation="known")
     else:
-        _probe_samples(probe, turn1)
+        _probe_spliced(probe, turn1, generation="sampled")
 
 
-def _probe_known(probe: Probe, turn1: Completion) -> None:
-    """One turn 2 after a generation no template renders: the same answer on every run."""
-    outcome = _probe_once(probe, turn1)
-    if outcome is None:
-        return
-    turn2, request, expected, index = outcome
-    if index is not None:
-        _warn_rerendered(probe, turn1, turn2, request, expected, index, generation="known")
-        return
-    probe.details["multi_turn"] = {
-        "splices": True,
-        "token_index": None,
-        "samples": 1,
-        "generation": "known",
-    }
-    probe.record(
-        "multi_turn",
-        Status.PASS,
-        "turn 2's prompt starts with turn 1's prompt + a tool-call generation spaced as no chat "
-        "template renders it: the server splices earlier turns' exact tokens, so multi-turn "
-        "rollouts keep token continuity",
-    )
+SPLICES = (
+    "the server splices earlier turns' exact tokens, so multi-turn rollouts keep token continuity"
+)
 
 
-def _probe_samples(probe: Probe, turn1: Completion) -> None:
-    """Without a chat template to write a known generation: several sampled turns must agree.
+def _probe_spliced(probe: Probe, turn1: Completion, *, generation: str) -> None:
+    """Turn 2 after turn 1 must start with turn 1's prompt + generation.
 
-    A re-rendering server can still reproduce one sample exactly (a canonically formatted
-    call); a splicing server never breaks.
+    A ``known`` generation (spaced as no template renders it) gives the same answer on every
+    run: one turn 2. Without a chat template to write one, several ``sampled`` turns must
+    agree: a re-rendering server can still reproduce one sample exactly (a canonically
+    formatted call); a splicing server never breaks.
     """
-    for sample in range(1, MULTI_TURN_SAMPLES + 1):
+    samples = 1 if generation == "known" else MULTI_TURN_SAMPLES
+    for sample in range(1, samples + 1):
         outcome = _probe_once(probe, turn1)
         if outcome is None:
             return
         turn2, request, expected, index = outcome
         if index is not None:
-            _warn_rerendered(probe, turn1, turn2, request, expected, index, generation="sampled")
+            _warn_rerendered(probe, turn1, turn2, request, expected, index, generation=generation)
             return
-        if sample < MULTI_TURN_SAMPLES:
+        if sample < samples:
             another = _another_turn1(probe)
             if another is None:
                 break
@@ -175,15 +158,16 @@ def _probe_samples(probe: Probe, turn1: Completion) -> None:
         "splices": True,
         "token_index": None,
         "samples": sample,
-        "generation": "sampled",
+        "generation": generation,
     }
-    probe.record(
-        "multi_turn",
-        Status.PASS,
-        f"in {sample} of {sample} tool-calling samples, turn 2's prompt starts with turn 1's "
-        "prompt + generation: the server splices earlier turns' exact tokens, so multi-turn "
-        "rollouts keep token continuity",
+    what = (
+        "turn 2's prompt starts with turn 1's prompt + a tool-call generation spaced as no chat "
+        "template renders it"
+        if generation == "known"
+        else f"in {sample} of {sample} tool-calling samples, turn 2's prompt starts with turn 1's "
+        "prompt + generation"
     )
+    probe.record("multi_turn", Status.PASS, f"{what}: {SPLICES}")
 
 
 def _another_turn1(probe: Probe) -> Completion | None:
@@ -212,13 +196,12 @@ def _probe_once(
         if turn2.info is not None and turn2.prompt_ids is None:
             turn2.prompt_ids = tokenize_ids(probe, request)
     except EndpointCallError as exc:
-        probe.note_call_failure(exc)
-        probe.record(
+        probe.call_failed(
             "multi_turn",
-            Status.FAIL,
+            exc,
             "turn 2 (turn 1's assistant message sent back with its token fields, plus the tool "
-            f"result) failed: {cause_text(exc)}. Gym sends every multi-turn request this way",
-            fix=FIXES["multi_turn"],
+            "result)",
+            ". Gym sends every multi-turn request this way",
         )
         return None
     if turn2.info is None or turn2.prompt_ids is None:

@@ -109,6 +109,25 @@ class Probe:
     def status_of(self, name: str) -> Status | None:
         return next((s.status for s in self.steps if s.name == name), None)
 
+    def skipped(self, name: str, *, needs_chat: bool = False) -> bool:
+        """Record ``name`` as skipped when the server is gone, or (``needs_chat``) gave no
+        working chat completion; whether it was."""
+        if self.dead:
+            self.record(name, Status.SKIP, f"skipped: {self.dead}")
+            return True
+        if needs_chat and self.chat is None:
+            self.record(name, Status.SKIP, "skipped: needs a working chat completion")
+            return True
+        return False
+
+    def call_failed(self, name: str, exc: EndpointCallError, what: str, then: str = "") -> None:
+        """``name`` fails on a call that failed (``"{what} failed: {cause}{then}"``); a server
+        that is gone makes every later call pointless."""
+        from gymcheck.checks.endpoint.fixes import FIXES
+
+        self.note_call_failure(exc)
+        self.record(name, Status.FAIL, f"{what} failed: {cause_text(exc)}{then}", fix=FIXES[name])
+
     def note_call_failure(self, exc: EndpointCallError) -> None:
         """An unreachable or hanging core route makes every later call pointless."""
         if exc.cause in ("unreachable", "timeout") and self.dead is None:

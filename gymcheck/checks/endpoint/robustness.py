@@ -12,8 +12,7 @@ from gymcheck.report import Status
 
 def check_top_logprobs_null(probe: Probe) -> None:
     """The classic trap: ``top_logprobs: null`` answered 200 with the token ids gone."""
-    if probe.dead:
-        probe.record("top_logprobs_null", Status.SKIP, f"skipped: {probe.dead}")
+    if probe.skipped("top_logprobs_null"):
         return
     if probe.status_of("token_info") is not Status.PASS:
         probe.record(
@@ -32,13 +31,7 @@ def check_top_logprobs_null(probe: Probe) -> None:
                 f"rejected with HTTP {exc.status_code}, so the mistake cannot go unnoticed",
             )
             return
-        probe.note_call_failure(exc)
-        probe.record(
-            "top_logprobs_null",
-            Status.FAIL,
-            f"a request with top_logprobs: null failed: {cause_text(exc)}",
-            fix=FIXES["top_logprobs_null"],
-        )
+        probe.call_failed("top_logprobs_null", exc, "a request with top_logprobs: null")
         return
     if completion.info is None or not completion.info.generation_token_ids:
         probe.record(
@@ -58,8 +51,7 @@ def check_top_logprobs_null(probe: Probe) -> None:
 
 
 def check_bad_request(probe: Probe) -> None:
-    if probe.dead:
-        probe.record("bad_request", Status.SKIP, f"skipped: {probe.dead}")
+    if probe.skipped("bad_request"):
         return
     try:
         probe.client.chat(bad_body(probe.model))

@@ -156,8 +156,7 @@ def over_max_tokens(completion: Completion) -> int:
 
 def check_max_tokens(probe: Probe) -> None:
     """A server that generates past ``max_tokens`` makes rollouts (and memory) unbounded."""
-    if probe.dead:
-        probe.record("max_tokens", Status.SKIP, f"skipped: {probe.dead}")
+    if probe.skipped("max_tokens"):
         return
     for label, completion in (("chat", probe.chat), ("tool call", probe.tool_turn)):
         if completion is not None and (over := over_max_tokens(completion)):
@@ -187,11 +186,7 @@ def window(tokenizer: Any, ids: Sequence[int], index: int, before: int = 8, afte
 
 def check_tokenize(probe: Probe) -> None:
     chat = probe.chat
-    if probe.dead:
-        probe.record("tokenize", Status.SKIP, f"skipped: {probe.dead}")
-        return
-    if chat is None:
-        probe.record("tokenize", Status.SKIP, "skipped: needs a working chat completion")
+    if probe.skipped("tokenize", needs_chat=True) or chat is None:
         return
     form = chat.info.form if chat.info is not None else None
     if form == "token_id_strings":

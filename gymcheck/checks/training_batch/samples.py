@@ -33,8 +33,23 @@ def _sequence(paired: PairedSample, *, rollout_logprobs: bool) -> TrainingSequen
     )
 
 
-def _reward(paired: PairedSample) -> float | None:
-    return paired.sample.reward if paired.sample.reward_given else paired.truth.sample.reward
+def _training_sample(
+    batch: RolloutBatch,
+    paired: PairedSample,
+    spans: Sequence[GenerationSpan],
+    *,
+    rollout_logprobs: bool,
+) -> TrainingSample:
+    """The user's sample as a ``TrainingSample``, with its reward (the rollout's when the
+    sample gives none) and these ``spans``."""
+    reward = paired.sample.reward if paired.sample.reward_given else paired.truth.sample.reward
+    return TrainingSample(
+        batch.rollout_index,
+        _sequence(paired, rollout_logprobs=rollout_logprobs),
+        tuple(spans),
+        reward,
+        len(batch.paired) > 1,
+    )
 
 
 def gradient_samples(batches: Sequence[RolloutBatch]) -> tuple[list[TrainingSample], list[str]]:
@@ -55,15 +70,7 @@ def gradient_samples(batches: Sequence[RolloutBatch]) -> tuple[list[TrainingSamp
                 end = min(span.end, al.truth_start + al.length)
                 if start < end:
                     spans.append(GenerationSpan(span.turn, al.to_sample(start), al.to_sample(end)))
-            samples.append(
-                TrainingSample(
-                    batch.rollout_index,
-                    _sequence(paired, rollout_logprobs=False),
-                    tuple(spans),
-                    _reward(paired),
-                    len(batch.paired) > 1,
-                )
-            )
+            samples.append(_training_sample(batch, paired, spans, rollout_logprobs=False))
     return samples, notes
 
 
@@ -89,13 +96,7 @@ def agreement_samples(batches: Sequence[RolloutBatch]) -> list[list[TrainingSamp
     """Per rollout, the user's samples with the spans the user's mask trains."""
     return [
         [
-            TrainingSample(
-                batch.rollout_index,
-                _sequence(paired, rollout_logprobs=True),
-                _trained_spans(paired),
-                _reward(paired),
-                len(batch.paired) > 1,
-            )
+            _training_sample(batch, paired, _trained_spans(paired), rollout_logprobs=True)
             for paired in batch.paired
         ]
         for batch in batches
