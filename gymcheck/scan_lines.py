@@ -2,8 +2,10 @@
 chunk of a decompressed stream) read line by line, each record checked once.
 
 ``gymcheck.scan`` cuts files into ranges and runs them here, in this process or a pool;
-``gymcheck.scan_stream`` feeds decompressed chunks; ``gymcheck.scan_ray`` runs ranges as Ray
-tasks. Each finding is created at its file line and record.
+``gymcheck.scan_stream`` feeds blocks of a decompressed stream; ``gymcheck.scan_ray`` runs
+ranges as Ray tasks. A range that knows its first line and record (``Range``) creates each
+finding at its file position; the pool's ranges and the stream's blocks start at line 1 and
+record 0, and ``placed`` shifts their findings once the ranges before them are done.
 """
 
 from __future__ import annotations
