@@ -14,7 +14,7 @@ from gymcheck.running import run_check, run_checks
 
 
 def spec(run, *, needs=(), required=True, check_id="token_roundtrip") -> CheckSpec:
-    return CheckSpec(check_id, 1, required, "heading", "proves", needs, run)
+    return CheckSpec(check_id, 1, required, needs, run)
 
 
 def test_a_crash_is_an_error_result_with_a_logged_traceback(

@@ -142,15 +142,7 @@ class CollectionTally:
         return steps
 
 
-@check(
-    CHECK_ID,
-    order=30,
-    required=True,
-    heading="📦 Testing rollout collection...",
-    proves="Gym returns rollouts, each with a response.output, a finite reward in range, and an "
-    "output item with generated token ids (and every record-level field well formed)",
-    needs=("rollouts",),
-)
+@check(CHECK_ID, order=30, required=True, needs=("rollouts",))
 def rollout_collection(ctx: CheckContext) -> CheckResult:
     """The collection half of the context's one pass over the rollouts (``RolloutPass``)."""
     collection, _ = ctx.rollout_results()

@@ -1,8 +1,9 @@
-"""The check registry: every check's id, order, required flag, heading and the inputs it needs.
+"""The check registry: every check's id, order, required flag and the inputs it needs.
 
 A check is a plain function ``(ctx: CheckContext) -> CheckResult`` registered with ``@check``
 (as schemathesis' ``@check``) in its own module. The suite, the single-check commands and
-``gymcheck checks`` all read the checks from here, in ``order``.
+``gymcheck checks`` all read the checks from here, in ``order``. What people read about a check
+(its console heading, what a pass proves) is written render-side, in ``gymcheck.render.words``.
 """
 
 from __future__ import annotations
@@ -40,10 +41,6 @@ class CheckSpec:
     """Checks run in ascending order; gaps leave room for more."""
     required: bool
     """Whether the run fails when this check fails (DESIGN.md section 1)."""
-    heading: str
-    """The console line that opens the check's section."""
-    proves: str
-    """What a pass proves, in one sentence."""
     needs: tuple[Need, ...]
     run: CheckFunction
 
@@ -56,14 +53,12 @@ def check(
     *,
     order: int,
     required: bool,
-    heading: str,
-    proves: str,
     needs: tuple[Need, ...] = (),
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register the decorated ``(ctx) -> CheckResult`` function as check ``check_id``."""
 
     def register(run: CheckFunction) -> CheckFunction:
-        _REGISTRY[check_id] = CheckSpec(check_id, order, required, heading, proves, needs, run)
+        _REGISTRY[check_id] = CheckSpec(check_id, order, required, needs, run)
         return run
 
     return register

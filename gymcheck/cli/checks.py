@@ -21,6 +21,7 @@ NEEDS: dict[str, str] = {
 def checks() -> None:
     """List the checks: id, whether it is required, what it proves and what it needs."""
     from gymcheck.checks.registry import registered
+    from gymcheck.render.words import proves
 
     table = Table(title="Registered checks, in running order", title_justify="left")
     table.add_column("id", no_wrap=True)
@@ -31,7 +32,7 @@ def checks() -> None:
         table.add_row(
             spec.id,
             "yes" if spec.required else "no",
-            spec.proves,
+            proves(spec.id),
             ", ".join(NEEDS.get(need, need) for need in spec.needs) or "—",
         )
     console.print(table)

@@ -16,7 +16,7 @@ from gymcheck.render.groups import FindingGroup, group_findings, plural
 from gymcheck.render.location import locate
 from gymcheck.render.tokens import token_rows
 from gymcheck.render.verdict import Outcome, closing_line, outcome
-from gymcheck.render.words import step_text
+from gymcheck.render.words import heading, step_text
 from gymcheck.report import REPORT_TITLE, CheckResult, Finding, Report, Status
 
 RULE = "=" * 50
@@ -102,16 +102,6 @@ def render_group(console: Console, group: FindingGroup, *, verbosity: int = 0) -
         _line(console, f"… and {plural(hidden, 'more finding')} (see --json, -v)", DETAIL_INDENT)
     for text in group.fixes:
         _line(console, f"fix: {text}", DETAIL_INDENT)
-
-
-def heading(check_id: str) -> str:
-    """The line that opens a check's section: the registry's heading for it."""
-    from gymcheck.checks.registry import spec_of
-
-    try:
-        return spec_of(check_id).heading
-    except KeyError:
-        return f"🔎 Running {check_id}..."
 
 
 def render_check(console: Console, result: CheckResult, *, verbosity: int = 0) -> None:

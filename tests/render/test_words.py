@@ -1,9 +1,38 @@
-"""Each check's step words are written render-side, from the step's data."""
+"""Each check's words (heading, what it proves, its steps) are written render-side, from data."""
 
 from __future__ import annotations
 
-from gymcheck.render.words import step_text
+import ast
+from pathlib import Path
+
+from gymcheck.checks.registry import check_ids
+from gymcheck.render.words import WORDS, heading, proves, step_text
 from gymcheck.report import Status, Step
+
+
+def test_every_registered_check_has_its_words_and_all_words_are_of_a_registered_check() -> None:
+    assert set(WORDS) == set(check_ids())
+    for check_id in check_ids():
+        assert heading(check_id).endswith("...") and proves(check_id), check_id
+
+
+def test_a_check_without_words_gets_a_plain_heading() -> None:
+    assert heading("some_future_check") == "🔎 Running some_future_check..."
+    assert proves("some_future_check") == ""
+
+
+def test_the_checks_import_no_renderer() -> None:
+    """Imports go one way: render and cli read the checks, the checks never the words."""
+    package = Path(__file__).parents[2] / "gymcheck"
+    for path in (package / "checks").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            assert not any(name.startswith("gymcheck.render") for name in names), path
 
 
 def test_gradient_flow_words() -> None:

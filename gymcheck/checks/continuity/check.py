@@ -80,15 +80,7 @@ class ContinuityTally:
         return self.findings.result(CHECK_ID, Status.FAIL, summary, details=details, steps=steps)
 
 
-@check(
-    CHECK_ID,
-    order=40,
-    required=True,
-    heading="🔗 Testing token continuity...",
-    proves="every trainable item's prompt_token_ids extend the previous item's prompt + "
-    "generation, and every break is explained (the cause, the turn, the token)",
-    needs=("rollouts",),
-)
+@check(CHECK_ID, order=40, required=True, needs=("rollouts",))
 def token_continuity(ctx: CheckContext) -> CheckResult:
     """The continuity half of the context's one pass over the rollouts (``RolloutPass``)."""
     _, continuity = ctx.rollout_results()

@@ -31,16 +31,7 @@ from gymcheck.report import CheckResult, Status
 CHECK_ID = "http_endpoint"
 
 
-@check(
-    CHECK_ID,
-    order=10,
-    required=True,
-    heading="📡 Testing HTTP endpoint...",
-    proves="the server lists a model, answers chat completions with token ids, logprobs and "
-    "counts in a form Gym accepts, keeps multi-turn history, handles tool calls, and answers "
-    "a bad request with a 4xx",
-    needs=("base_url",),
-)
+@check(CHECK_ID, order=10, required=True, needs=("base_url",))
 def http_endpoint(ctx: CheckContext) -> CheckResult:
     """Probe the OpenAI-compatible server at ``ctx.base_url`` the way NeMo Gym's ``vllm_model``
     uses it (``check_http_endpoint``)."""

@@ -99,15 +99,7 @@ def training_batch_result(batches: Sequence[RolloutBatch], label: str) -> CheckR
     return CheckResult(CHECK_ID, status, summary, details=details, steps=steps, findings=findings)
 
 
-@check(
-    CHECK_ID,
-    order=50,
-    required=True,
-    heading="🧮 Testing the trainer's processed samples...",
-    proves="the trainer's own processed sample of each rollout holds its token ids in order, a "
-    "loss mask that is 1 exactly on generated tokens, aligned engine log-probs and its reward",
-    needs=("rollouts", "processor"),
-)
+@check(CHECK_ID, order=50, required=True, needs=("rollouts", "processor"))
 def training_batch(ctx: CheckContext) -> CheckResult:
     """Each rollout's samples from the user's processing (``ctx.processed_batches``, processed
     once for the training checks too), held against the rollout."""

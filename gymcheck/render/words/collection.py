@@ -26,3 +26,12 @@ def step_text(step: Step) -> str | None:
             return f"Trainable outputs: {d['count']}"
         return f"Trainable outputs: {d['count']} ({d['per_rollout']:.2g} per rollout)"
     return None
+
+
+# The line that opens the check's section on the console, and what a pass proves
+# (`gymcheck checks`).
+HEADING = "📦 Testing rollout collection..."
+PROVES = (
+    "Gym returns rollouts, each with a response.output, a finite reward in range, and an "
+    "output item with generated token ids (and every record-level field well formed)"
+)

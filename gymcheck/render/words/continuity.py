@@ -13,3 +13,12 @@ def step_text(step: Step) -> str | None:
         return f"Token continuity validated across {d['turns']} turns"
     causes = ", ".join(f"{cause} ×{n}" for cause, n in d["causes"].items())
     return f"Token continuity broken at {d['breaks']} of {d['turns']} turns ({causes})"
+
+
+# The line that opens the check's section on the console, and what a pass proves
+# (`gymcheck checks`).
+HEADING = "🔗 Testing token continuity..."
+PROVES = (
+    "every trainable item's prompt_token_ids extend the previous item's prompt + "
+    "generation, and every break is explained (the cause, the turn, the token)"
+)

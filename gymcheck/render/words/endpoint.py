@@ -24,3 +24,13 @@ def step_text(step: Step) -> str | None:
     label = LABELS.get(step.name, step.name)
     detail = step.data.get("detail")
     return f"{label}: {detail}" if detail else label
+
+
+# The line that opens the check's section on the console, and what a pass proves
+# (`gymcheck checks`).
+HEADING = "📡 Testing HTTP endpoint..."
+PROVES = (
+    "the server lists a model, answers chat completions with token ids, logprobs and "
+    "counts in a form Gym accepts, keeps multi-turn history, handles tool calls, and answers "
+    "a bad request with a 4xx"
+)

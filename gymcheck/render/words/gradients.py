@@ -51,3 +51,13 @@ def step_text(step: Step) -> str | None:
             )
         return "Optimizer step moves the wrong way"
     return None
+
+
+# The line that opens the check's section on the console, and what a pass proves
+# (`gymcheck checks`).
+HEADING = "📈 Testing gradient flow..."
+PROVES = (
+    "a rollout's loss mask is 1 exactly on generated tokens; forward/backward gives a "
+    "finite, non-zero loss and gradients, none outside the mask; one step raises the "
+    "trainable tokens' likelihood"
+)

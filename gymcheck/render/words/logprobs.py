@@ -20,3 +20,12 @@ def step_text(step: Step) -> str | None:
             f"gen_kl_error {d['value']:.2e} (limit {d['limit']:g}), max |Δ| {d['max_abs_diff']:.3g}"
         )
     return None
+
+
+# The line that opens the check's section on the console, and what a pass proves
+# (`gymcheck checks`).
+HEADING = "🎯 Testing train/inference log-prob agreement..."
+PROVES = (
+    "the training model's log-probs for the generated tokens match generation_log_probs "
+    "(token_mult_prob_error <= 1.05, gen_kl_error <= 1e-3), or the cause is named"
+)

@@ -26,3 +26,12 @@ def step_text(step: Step) -> str | None:
     if "detail" in d:
         return f"{step.name}: {d['detail']}"
     return None
+
+
+# The line that opens the check's section on the console, and what a pass proves
+# (`gymcheck checks`).
+HEADING = "🔄 Testing token round-trips..."
+PROVES = (
+    "encode → decode → re-encode gives the same ids over a battery of tricky strings, and "
+    "the chat template is append-only, its generation prompt a prefix, and keeps reasoning"
+)

@@ -30,3 +30,12 @@ def step_text(step: Step) -> str | None:
 def processing_step_text(step: Step) -> str | None:
     """The ``processing`` step that ``gradient_flow`` and ``logprob_agreement`` open with."""
     return f"Samples: {step.data['label']}" if step.name == "processing" else None
+
+
+# The line that opens the check's section on the console, and what a pass proves
+# (`gymcheck checks`).
+HEADING = "🧮 Testing the trainer's processed samples..."
+PROVES = (
+    "the trainer's own processed sample of each rollout holds its token ids in order, a "
+    "loss mask that is 1 exactly on generated tokens, aligned engine log-probs and its reward"
+)
