@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gymcheck.checks.endpoint.fixes import FIXES
 from gymcheck.checks.endpoint.probe import Completion, Probe
 from gymcheck.checks.endpoint.requests import TOOLS, chat_body, tool_body
 from gymcheck.openai_client import EndpointCallError
@@ -32,7 +31,7 @@ def check_models(probe: Probe, wanted: str | None) -> None:
     ids = [str(e.get("id")) for e in entries if e.get("id")]
     if not ids:
         probe.model = wanted or ""
-        probe.record("models", Status.FAIL, "GET /v1/models lists no model", fix=FIXES["models"])
+        probe.fail("models", "GET /v1/models lists no model")
         return
     probe.model = wanted or ids[0]
     chosen = next((e for e in entries if e.get("id") == probe.model), None)
@@ -76,12 +75,10 @@ def check_chat(probe: Probe) -> None:
         return
     message = completion.message
     if not message:
-        probe.record(
+        probe.fail(
             "chat",
-            Status.FAIL,
             "the answer has no choices[0].message: "
             f"{clip(json.dumps(completion.body, default=str), 160)}",
-            fix=FIXES["chat"],
         )
         return
     probe.chat = completion
@@ -131,11 +128,9 @@ def check_tool_calls(probe: Probe) -> None:
         if problem is None:
             break
     if problem is not None:
-        probe.record(
+        probe.fail(
             "tool_calls",
-            Status.FAIL,
             f"tool_choice 'required' gave {problem} (finish_reason {finish}; {attempt} attempts)",
-            fix=FIXES["tool_calls"],
         )
         return
     probe.tool_turn = completion

@@ -6,7 +6,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from gymcheck.checks.endpoint.basics import post_chat
-from gymcheck.checks.endpoint.fixes import FIXES
 from gymcheck.checks.endpoint.probe import Completion, Probe, cause_text
 from gymcheck.checks.endpoint.requests import BURST_MAX_TOKENS, chat_body
 from gymcheck.checks.endpoint.tokens import generated_count, over_max_tokens
@@ -63,23 +62,20 @@ def check_burst(probe: Probe, *, total: int, concurrency: int) -> None:
     }
     probe.details["burst"] = figures
     if failed:
-        probe.record(
+        probe.fail(
             "burst",
-            Status.FAIL,
             f"{len(failed)} of {total} requests ({in_flight} in flight) failed; first: "
             f"{cause_text(failed[0])}",
-            fix=FIXES["burst"],
         )
         return
     if overrun:
         most = max(generated_count(c) for c in overrun)
-        probe.record(
+        probe.fail(
             "burst",
-            Status.FAIL,
             f"{len(overrun)} of {total} answers generated more than max_tokens "
             f"{BURST_MAX_TOKENS} (up to {most:,} tokens); throughput counts at most "
             f"{BURST_MAX_TOKENS} tokens per answer: {figures['tokens_per_s']} tokens/s",
-            fix=FIXES["max_tokens"],
+            fix_of="max_tokens",
         )
         return
     probe.record(

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gymcheck.checks.endpoint.fixes import FIXES
 from gymcheck.checks.endpoint.probe import Probe
 from gymcheck.report import Finding, Status
 
@@ -69,12 +68,7 @@ def check_decode(probe: Probe) -> None:
     try:
         decoded = _decode(probe.tokenizer, ids)
     except (ValueError, TypeError, OverflowError, IndexError) as exc:
-        probe.record(
-            "decode",
-            Status.FAIL,
-            f"the generated ids do not decode with {probe.tokenizer_note}: {exc}",
-            fix=FIXES["decode"],
-        )
+        probe.fail("decode", f"the generated ids do not decode with {probe.tokenizer_note}: {exc}")
         return
     reasoning, content = _returned_text(chat.message)
     if _matches(decoded, reasoning, content):
@@ -92,13 +86,11 @@ def check_decode(probe: Probe) -> None:
         (i for i, (a, b) in enumerate(zip(decoded, expected, strict=False)) if a != b),
         min(len(decoded), len(expected)),
     )
-    probe.record(
+    probe.fail(
         "decode",
-        Status.FAIL,
         f"decoding the generated ids ({probe.tokenizer_note}) gives different text from "
         f"character {at}: decoded {decoded[max(0, at - 20) : at + 40]!r} vs returned "
         f"{expected[max(0, at - 20) : at + 40]!r}",
-        fix=FIXES["decode"],
     )
 
 

@@ -154,12 +154,7 @@ def _probe_spliced(probe: Probe, turn1: Completion, *, generation: str) -> None:
             if another is None:
                 break
             turn1 = another
-    probe.details["multi_turn"] = {
-        "splices": True,
-        "token_index": None,
-        "samples": sample,
-        "generation": generation,
-    }
+    _note_multi_turn(probe, None, generation, samples=sample)
     what = (
         "turn 2's prompt starts with turn 1's prompt + a tool-call generation spaced as no chat "
         "template renders it"
@@ -168,6 +163,19 @@ def _probe_spliced(probe: Probe, turn1: Completion, *, generation: str) -> None:
         "prompt + generation"
     )
     probe.record("multi_turn", Status.PASS, f"{what}: {SPLICES}")
+
+
+def _note_multi_turn(
+    probe: Probe, token_index: int | None, generation: str, **found: int | str
+) -> None:
+    """The report's ``multi_turn`` details: the server splices when turn 2 does not break
+    (``token_index`` None), with what the probe found (the samples, or the break's cause)."""
+    probe.details["multi_turn"] = {
+        "splices": token_index is None,
+        "token_index": token_index,
+        **found,
+        "generation": generation,
+    }
 
 
 def _another_turn1(probe: Probe) -> Completion | None:
@@ -231,12 +239,7 @@ def _warn_rerendered(
     )
     expected_text = window(probe.tokenizer, expected, index)
     actual_text = window(probe.tokenizer, turn2.prompt_ids or [], index)
-    probe.details["multi_turn"] = {
-        "splices": False,
-        "token_index": index,
-        "cause": cause,
-        "generation": generation,
-    }
+    _note_multi_turn(probe, index, generation, cause=cause)
     message = (
         f"the server re-renders history: turn 2's prompt leaves turn 1's prompt + generation "
         f"at token {index}, {where} (cause {cause}), so multi-turn rollouts will break "

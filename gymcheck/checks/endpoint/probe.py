@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymcheck.checks.endpoint.fixes import FIXES
 from gymcheck.openai_client import EndpointCallError, OpenAIClient
 from gymcheck.report import Finding, Status, Step
 from gymcheck.tokeninfo import TokenInfo
@@ -123,10 +124,13 @@ class Probe:
     def call_failed(self, name: str, exc: EndpointCallError, what: str, then: str = "") -> None:
         """``name`` fails on a call that failed (``"{what} failed: {cause}{then}"``); a server
         that is gone makes every later call pointless."""
-        from gymcheck.checks.endpoint.fixes import FIXES
-
         self.note_call_failure(exc)
-        self.record(name, Status.FAIL, f"{what} failed: {cause_text(exc)}{then}", fix=FIXES[name])
+        self.fail(name, f"{what} failed: {cause_text(exc)}{then}")
+
+    def fail(self, name: str, message: str, *, fix_of: str | None = None) -> None:
+        """``name`` fails with ``message``; its finding carries the fix for ``name`` (or for
+        ``fix_of``, the sub-check whose fix this failure calls for)."""
+        self.record(name, Status.FAIL, message, fix=FIXES[fix_of or name])
 
     def note_call_failure(self, exc: EndpointCallError) -> None:
         """An unreachable or hanging core route makes every later call pointless."""

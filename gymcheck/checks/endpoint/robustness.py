@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from gymcheck.checks.endpoint.basics import post_chat
-from gymcheck.checks.endpoint.fixes import FIXES
 from gymcheck.checks.endpoint.probe import FORM_NAMES, Probe, cause_text
 from gymcheck.checks.endpoint.requests import bad_body, chat_body
 from gymcheck.openai_client import EndpointCallError
@@ -34,12 +33,10 @@ def check_top_logprobs_null(probe: Probe) -> None:
         probe.call_failed("top_logprobs_null", exc, "a request with top_logprobs: null")
         return
     if completion.info is None or not completion.info.generation_token_ids:
-        probe.record(
+        probe.fail(
             "top_logprobs_null",
-            Status.FAIL,
             "with top_logprobs: null the server answered 200 without token ids: a client that "
             "sends null (instead of 0) silently collects rollouts with nothing to train on",
-            fix=FIXES["top_logprobs_null"],
         )
         return
     dropped = "" if completion.info.generation_log_probs else " (without logprobs)"
@@ -69,11 +66,9 @@ def check_bad_request(probe: Probe) -> None:
             )
         else:
             message = f"an invalid request ('messages' not a list) got {cause_text(exc)}, not a 4xx"
-        probe.record("bad_request", Status.FAIL, message, fix=FIXES["bad_request"])
+        probe.fail("bad_request", message)
         return
-    probe.record(
+    probe.fail(
         "bad_request",
-        Status.FAIL,
         "an invalid request ('messages' not a list) was answered 2xx instead of a 4xx",
-        fix=FIXES["bad_request"],
     )

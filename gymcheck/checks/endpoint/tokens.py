@@ -6,7 +6,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gymcheck.checks.endpoint.fixes import FIXES
 from gymcheck.checks.endpoint.probe import FORM_NAMES, Completion, Probe, cause_text
 from gymcheck.openai_client import EndpointCallError
 from gymcheck.report import Status
@@ -52,24 +51,17 @@ def check_token_info(probe: Probe) -> None:
         return
     info = chat.info
     if info is None:
-        probe.record(
+        probe.fail(
             "token_info",
-            Status.FAIL,
             "no token ids in any of the three forms Gym reads (choices[0].message token "
             "fields; top-level prompt_token_ids + choices[0].token_ids; 'token_id:<id>' "
             "logprob tokens): Gym's vllm_model cannot train on this server's output",
-            fix=FIXES["token_info"],
         )
         return
     probe.details["token_form"] = info.form
     bad = _bad_logprob(info.generation_log_probs)
     if bad is not None:
-        probe.record(
-            "token_info",
-            Status.FAIL,
-            f"served in {FORM_NAMES[info.form]}, but {bad}",
-            fix=FIXES["counts"],
-        )
+        probe.fail("token_info", f"served in {FORM_NAMES[info.form]}, but {bad}", fix_of="counts")
         return
     if info.form == "token_id_strings":
         _fetch_form3_prompts(probe)
@@ -116,7 +108,7 @@ def check_counts(probe: Probe) -> None:
     completions = [("chat", probe.chat), ("tool call", probe.tool_turn)]
     for label, completion in completions:
         if completion is not None and (problem := _count_problem(label, completion)):
-            probe.record("counts", Status.FAIL, problem, fix=FIXES["counts"])
+            probe.fail("counts", problem)
             return
     chat = probe.chat
     assert chat is not None and chat.info is not None
@@ -161,12 +153,10 @@ def check_max_tokens(probe: Probe) -> None:
     for label, completion in (("chat", probe.chat), ("tool call", probe.tool_turn)):
         if completion is not None and (over := over_max_tokens(completion)):
             limit = completion.request["max_tokens"]
-            probe.record(
+            probe.fail(
                 "max_tokens",
-                Status.FAIL,
                 f"the {label} request asked for max_tokens {limit} and got "
                 f"{limit + over:,} generated tokens",
-                fix=FIXES["max_tokens"],
             )
             return
     probe.record("max_tokens", Status.PASS, "no answer generated more than its max_tokens")
@@ -204,12 +194,7 @@ def check_tokenize(probe: Probe) -> None:
                 "carries the prompt ids",
             )
             return
-        probe.record(
-            "tokenize",
-            Status.FAIL,
-            f"POST /tokenize failed: {cause_text(exc)}",
-            fix=FIXES["tokenize"],
-        )
+        probe.fail("tokenize", f"POST /tokenize failed: {cause_text(exc)}")
         return
     if chat.prompt_ids is None:
         probe.record(
@@ -228,14 +213,12 @@ def check_tokenize(probe: Probe) -> None:
         )
         return
     index = index if index is not None else len(chat.prompt_ids)
-    probe.record(
+    probe.fail(
         "tokenize",
-        Status.FAIL,
         f"/tokenize gives {len(tokens)} prompt ids, the completion {len(chat.prompt_ids)}; "
         f"they differ from token {index}: completion "
         f"{window(probe.tokenizer, chat.prompt_ids, index)!s} vs /tokenize "
         f"{window(probe.tokenizer, tokens, index)!s}",
-        fix=FIXES["tokenize"],
     )
 
 
@@ -249,9 +232,4 @@ def _check_form3_tokenize(probe: Probe, chat: Completion) -> None:
         )
         return
     error = probe.details.get("tokenize_error", "no answer")
-    probe.record(
-        "tokenize",
-        Status.FAIL,
-        f"form 3 takes the prompt ids from /tokenize, and it failed: {error}",
-        fix=FIXES["tokenize"],
-    )
+    probe.fail("tokenize", f"form 3 takes the prompt ids from /tokenize, and it failed: {error}")
