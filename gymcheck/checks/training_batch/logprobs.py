@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gymcheck.checks.training_batch.pair import Alignment, Pair
+from gymcheck.checks.training_batch.pair import Alignment, Pair, shift_words
 from gymcheck.processing.values import logprobs
 from gymcheck.report import Finding
 
@@ -66,9 +66,7 @@ def logprob_findings(pair: Pair, al: Alignment) -> list[Finding]:
     values = {at(i) for i in wrong}
     first = wrong[0]
     common: dict[str, Any] = {
-        "token_index": al.to_sample(first),
-        "turn": pair.turn_at(first),
-        "expected": f"{truth[first]!r} for {pair.text(pair.truth.token_ids[first : first + 1])!r}",
+        "expected": f"{truth[first]!r} for {pair.token(first)!r}",
         "actual": repr(at(first)),
         "tokens": len(wrong),
         "generated_tokens": len(positions),
@@ -76,20 +74,24 @@ def logprob_findings(pair: Pair, al: Alignment) -> list[Finding]:
     if len(values) == 1 and (len(wrong) > 1 or values <= {0.0, None}):
         value = next(iter(values))
         return [
-            pair.finding(
+            pair.finding_at(
                 "batch_logprobs_placeholder",
                 f"{len(wrong)} of {len(positions)} generated token(s) carry the filler log-prob "
                 f"{value!r} where the engine reported real ones, first at token "
                 f"{al.to_sample(first)}",
+                al,
+                first,
                 value=value,
                 **common,
             )
         ]
     return [
-        pair.finding(
+        pair.finding_at(
             "batch_logprobs_mismatch",
             f"{len(wrong)} of {len(positions)} generated token(s) carry engine log-probs that are "
             f"not the rollout's (no shift explains them), first at token {al.to_sample(first)}",
+            al,
+            first,
             **common,
         )
     ]
@@ -99,16 +101,14 @@ def _shifted(
     pair: Pair, al: Alignment, by: int, positions: list[int], truth: list[float | None]
 ) -> Finding:
     first = next(i for i in positions if not close(pair.sample.logprobs[al.to_sample(i)], truth[i]))  # type: ignore[index]
-    ids = pair.truth.token_ids
-    direction = "later" if by > 0 else "earlier"
-    return pair.finding(
+    return pair.finding_at(
         "batch_logprobs_shifted",
-        f"the engine log-probs sit {abs(by)} position(s) {direction} than the tokens they score "
-        f"(shift {by:+d}): the value at token {al.to_sample(first)} "
-        f"({pair.text(ids[first : first + 1])!r}) is the one of token {al.to_sample(first - by)}",
-        token_index=al.to_sample(first),
-        turn=pair.turn_at(first),
-        expected=f"{truth[first]!r} for {pair.text(ids[first : first + 1])!r}",
+        f"the engine log-probs sit {shift_words(by)} than the tokens they score "
+        f"(shift {by:+d}): the value at token {al.to_sample(first)} ({pair.token(first)!r}) is "
+        f"the one of token {al.to_sample(first - by)}",
+        al,
+        first,
+        expected=f"{truth[first]!r} for {pair.token(first)!r}",
         actual=repr(pair.sample.logprobs[al.to_sample(first)]),  # type: ignore[index]
         shift=by,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gymcheck.checks.training_batch.pair import Alignment, Pair
+from gymcheck.checks.training_batch.pair import Alignment, Pair, shift_words
 from gymcheck.report import Finding
 
 SHIFTS = (1, -1, 2, -2, 3, -3)
@@ -32,11 +32,11 @@ def mask_findings(pair: Pair, al: Alignment) -> list[Finding]:
     if not any(trained) and any(expected):
         first = window.start + expected.index(1)
         return [
-            pair.finding(
+            pair.finding_at(
                 "batch_mask_missing_generation",
                 f"nothing is trained: the mask is 0 on all {sum(expected)} generated tokens",
-                token_index=al.to_sample(first),
-                turn=pair.turn_at(first),
+                al,
+                first,
                 expected=pair.masked_text(ids, generated, first),
                 actual="(no trained token)",
                 missing_tokens=sum(expected),
@@ -53,15 +53,13 @@ def _shifted_finding(pair: Pair, al: Alignment, by: int) -> Finding:
     moved = shifted(generated, by)
     first = next(i for i in al.truth_range() if moved[i] != generated[i])
     ids = pair.truth.token_ids
-    direction = "later" if by > 0 else "earlier"
-    token = pair.text(ids[first : first + 1])
-    return pair.finding(
+    return pair.finding_at(
         "batch_mask_shifted",
-        f"the loss mask is the generated-token mask moved {abs(by)} position(s) {direction} "
-        f"(shift {by:+d}): token {al.to_sample(first)} ({token!r}) is "
+        f"the loss mask is the generated-token mask moved {shift_words(by)} (shift {by:+d}): "
+        f"token {al.to_sample(first)} ({pair.token(first)!r}) is "
         f"{'trained but not generated' if moved[first] else 'generated but not trained'}",
-        token_index=al.to_sample(first),
-        turn=pair.turn_at(first),
+        al,
+        first,
         expected=pair.masked_text(ids, generated, first),
         actual=pair.masked_text(ids, moved, first),
         shift=by,
@@ -102,7 +100,7 @@ def _difference(
 ) -> Finding:
     ids = pair.truth.token_ids
     first = positions[0]
-    where = f"first at token {al.to_sample(first)} ({pair.text(ids[first : first + 1])!r})"
+    where = f"first at token {al.to_sample(first)} ({pair.token(first)!r})"
     ends = {span.end - 1 for span in pair.truth.sample.spans}
     if code == "batch_mask_prompt":
         message = f"{len(positions)} token(s) of the first prompt are trained, {where}"
@@ -113,7 +111,7 @@ def _difference(
         )
     elif set(positions) <= ends:
         message = (
-            f"the last generated token of turn {turn} ({pair.text(ids[first : first + 1])!r}, "
+            f"the last generated token of turn {turn} ({pair.token(first)!r}, "
             "usually the EOS) is not trained"
         )
     else:

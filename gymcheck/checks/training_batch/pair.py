@@ -15,6 +15,11 @@ from gymcheck.report import Finding
 CONTEXT = 8
 
 
+def shift_words(by: int) -> str:
+    """``"2 position(s) later"``: where a shift of ``by`` puts values."""
+    return f"{abs(by)} position(s) {'later' if by > 0 else 'earlier'}"
+
+
 @dataclass(frozen=True, slots=True)
 class Alignment:
     """``sample[sample_start + j] == truth[truth_start + j]`` for ``j < length``."""
@@ -57,6 +62,10 @@ class Pair:
         parts = [self.text([ids[i]]) if mask[i] else "·" for i in range(low, high)]
         return ("…" if low else "") + "".join(parts) + ("…" if high < len(ids) else "")
 
+    def token(self, truth_index: int) -> str:
+        """The truth's token at ``truth_index``, decoded."""
+        return self.text(self.truth.token_ids[truth_index : truth_index + 1])
+
     def context(self, ids: Sequence[int], index: int) -> str:
         low, high = max(0, index - CONTEXT), min(len(ids), index + CONTEXT)
         return ("…" if low else "") + self.text(ids[low:high]) + ("…" if high < len(ids) else "")
@@ -69,6 +78,18 @@ class Pair:
             return holding
         before = [s.turn for s in spans if s.end <= truth_index]
         return before[-1] if before else (spans[0].turn if spans else None)
+
+    def finding_at(
+        self, code: str, message: str, al: Alignment, truth_index: int, **fields: Any
+    ) -> Finding:
+        """``finding`` placed at the truth's ``truth_index``: its sample index and its turn."""
+        return self.finding(
+            code,
+            message,
+            token_index=al.to_sample(truth_index),
+            turn=self.turn_at(truth_index),
+            **fields,
+        )
 
     def finding(
         self,
