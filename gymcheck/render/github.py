@@ -7,7 +7,7 @@ on the pull request at that line; findings without a file annotate the run.
 from __future__ import annotations
 
 from gymcheck.redact import redact
-from gymcheck.render.location import locate
+from gymcheck.render.location import finding_label, locate
 from gymcheck.report import CheckResult, Finding, Report, Status
 
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
@@ -35,7 +35,7 @@ def finding_line(check: CheckResult, finding: Finding) -> str:
     message = (f"{where}: " if where else "") + finding.message
     if finding.fix:
         message += f"\nfix: {finding.fix}"
-    title = f"{check.id}: {finding.code}" + (f" ({finding.cause})" if finding.cause else "")
+    title = f"{check.id}: {finding_label(finding.code, finding.cause)}"
     return _command(level, message, file=finding.source, line=finding.line, title=title)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gymcheck.render.location import finding_label
 from gymcheck.report import CheckResult, Finding
 
 
@@ -26,7 +27,7 @@ class FindingGroup:
 
     @property
     def label(self) -> str:
-        return self.code + (f" ({self.cause})" if self.cause else "")
+        return finding_label(self.code, self.cause)
 
     @property
     def fixes(self) -> list[str]:

@@ -16,7 +16,7 @@ from xml.sax.saxutils import quoteattr
 
 from gymcheck.redact import redact
 from gymcheck.render.groups import plural
-from gymcheck.render.location import locate
+from gymcheck.render.location import finding_label, locate
 from gymcheck.render.words import step_text
 from gymcheck.report import CheckResult, Finding, Report, Status
 
@@ -25,7 +25,7 @@ FAILING = (Status.FAIL, Status.ERROR)
 
 def finding_text(finding: Finding) -> str:
     """Where, what, the fix and both decoded sides: the body CI shows for a finding."""
-    lines = [f"{finding.code}" + (f" ({finding.cause})" if finding.cause else "")]
+    lines = [finding_label(finding.code, finding.cause)]
     if where := locate(finding):
         lines.append(f"at: {where}")
     lines.append(finding.message)
@@ -66,7 +66,7 @@ def _check_case(check: CheckResult) -> ET.Element:
 
 def _finding_case(check: CheckResult, finding: Finding) -> ET.Element:
     where = locate(finding)
-    name = finding.code + (f" ({finding.cause})" if finding.cause else "")
+    name = finding_label(finding.code, finding.cause)
     attributes = {"classname": check.id, "name": f"{name} at {where}" if where else name}
     if finding.source:
         attributes["file"] = finding.source

@@ -1,8 +1,14 @@
-"""Where a finding is, in words: one locator for the console, HTML and JUnit alike."""
+"""What and where a finding is, in words: one label and one locator for the console, HTML, JUnit
+and GitHub alike."""
 
 from __future__ import annotations
 
 from gymcheck.report import Finding
+
+
+def finding_label(code: str, cause: str | None) -> str:
+    """``"continuity_break (reasoning_stripped)"``: what a finding is, its code and its cause."""
+    return code + (f" ({cause})" if cause else "")
 
 
 def locate(finding: Finding) -> str:

@@ -1,4 +1,4 @@
-"""One locator: every renderer shows the same place for the same finding."""
+"""One label and one locator: every renderer names and places the same finding alike."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from io import StringIO
 from rich.console import Console
 
 from gymcheck.render import console as console_renderer
-from gymcheck.render import html, junit
-from gymcheck.render.location import locate
+from gymcheck.render import github, html, junit
+from gymcheck.render.location import finding_label, locate
 from gymcheck.report import CheckResult, Finding, Report, Status
 
 WHERE = "rollouts.jsonl:17, rollout 16, turn 2, token 3089"
@@ -41,3 +41,15 @@ def test_console_html_and_junit_show_the_same_location() -> None:
     assert WHERE in out.getvalue()
     assert WHERE in html.render(report)
     assert WHERE in junit.render(report)
+
+
+def test_a_finding_is_labelled_by_its_code_and_cause_in_every_renderer() -> None:
+    label = "continuity_break (history_edited)"
+    assert finding_label("continuity_break", "history_edited") == label
+    assert finding_label("endpoint_chat", None) == "endpoint_chat"
+    check = CheckResult("token_continuity", Status.FAIL, "1 break", findings=[finding()])
+    out = StringIO()
+    console_renderer.render(Console(file=out, width=200, color_system=None), Report([check]))
+    assert label in out.getvalue()
+    assert f'name="{label} at {WHERE}"' in junit.render(Report([check]))
+    assert f"title=token_continuity%3A {label}::" in github.finding_line(check, finding())
