@@ -51,10 +51,12 @@ class FindingStore:
     def __bool__(self) -> bool:
         return bool(self.counts)
 
-    def append(self, finding: Finding) -> None:
+    def append(self, finding: Finding, *, always_keep: bool = False) -> None:
+        """Count ``finding``; keep it while its group has room (or ``always_keep``: a finding
+        about a whole file, which must show however many records came before it)."""
         key = (finding.code, finding.cause)
         self.counts[key] += 1
-        if self._kept_counts[key] < self.keep:
+        if always_keep or self._kept_counts[key] < self.keep:
             self._kept_counts[key] += 1
             self.kept.append(finding)
         if self.spool:

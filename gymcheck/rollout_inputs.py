@@ -27,6 +27,11 @@ class RecordList:
     failed: Sequence[Finding] = ()
     """One finding per rollout that could not be collected."""
 
+    def __post_init__(self) -> None:
+        # The pass and the checks that train read the same records: an iterator is read once.
+        if not isinstance(self.items, Sequence):
+            self.items = list(self.items)
+
     def read(self, tokenizer: Any, options: CheckOptions, *, keep_records: bool) -> RolloutReading:
         """The pass over the records in memory; they are the records given (whatever
         ``keep_records``)."""

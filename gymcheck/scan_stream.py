@@ -63,26 +63,34 @@ def scan_compressed(
     pending: deque[Future[RangeResult]] = deque()
     broken = None
     reported = 0
-    try:
-        with open_input(path) as raw, decompressed(raw, name) as stream:
-            pieces = cast(io.BufferedIOBase, stream)  # each format's reader is buffered
-            for block, where in stream_blocks(path, pieces, options.max_line_bytes):
-                if pool is None:
-                    lines = block_lines(block, options.max_line_bytes)
-                    parts.append(scan_lines(lines, where, tokenizer, options, None))
-                else:
-                    pending.append(pool.submit(scan_block_in_worker, block, where, options))
-                    while len(pending) > 2 * workers:
-                        parts.append(pending.popleft().result())
-                if progress is not None:
-                    progress(raw.tell() - reported)
-                    reported = raw.tell()
-    except STREAM_ERRORS as exc:
-        broken = Location(source=str(path)).finding(
-            SCHEMA,
-            f"the {name} stream is corrupt or cut off ({exc}); the lines before were scanned",
-            fix=f"write the file again; check it with the {name} tool",
-        )
+    with open_input(path) as raw, decompressed(raw, name) as stream:
+        pieces = cast(io.BufferedIOBase, stream)  # each format's reader is buffered
+        blocks = stream_blocks(path, pieces, options.max_line_bytes)
+        while True:
+            # Only reading the stream is guarded: an OSError while scanning (a full disk
+            # while spooling) is not a corrupt stream.
+            try:
+                block, where = next(blocks)
+            except StopIteration:
+                break
+            except STREAM_ERRORS as exc:
+                broken = Location(source=str(path)).finding(
+                    SCHEMA,
+                    f"the {name} stream is corrupt or cut off ({exc}); the lines before "
+                    "were scanned",
+                    fix=f"write the file again; check it with the {name} tool",
+                )
+                break
+            if pool is None:
+                lines = block_lines(block, options.max_line_bytes)
+                parts.append(scan_lines(lines, where, tokenizer, options, None))
+            else:
+                pending.append(pool.submit(scan_block_in_worker, block, where, options))
+                while len(pending) > 2 * workers:
+                    parts.append(pending.popleft().result())
+            if progress is not None:
+                progress(raw.tell() - reported)
+                reported = raw.tell()
     parts.extend(future.result() for future in pending)
     add_file(result, path, list(placed(parts)), read_to_end=broken is None)
     if broken is not None:

@@ -185,3 +185,31 @@ def test_blocks_hold_the_lines_that_read_lines_gives(data, sizes, cap, chunk, br
 
     with mock.patch.object(scan_stream, "CHUNK_BYTES", chunk):
         assert lines_in_blocks(stream(), cap) == lines_read(stream(), cap)
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_a_zstd_stream_cut_inside_a_frame_is_a_finding(tmp_path, frames):
+    # zstandard's own reader ends a cut-off stream silently; every cut inside a frame must show.
+    lines = [line(reward=i / 4000) for i in range(3000)]
+    step = -(-len(lines) // frames)
+    data = b"".join(
+        zstandard.compress(b"".join(lines[i : i + step])) for i in range(0, len(lines), step)
+    )
+    path = tmp_path / "rollouts.jsonl.zst"
+    for cut in (1, 4, len(data) // 2):
+        path.write_bytes(data[:-cut])
+        report = scan([path]).to_report()
+        [stream] = [f for f in report.findings if f.line is None]
+        assert "zstd stream is corrupt or cut off" in stream.message, cut
+    path.write_bytes(data)
+    assert scan([path]).to_report().checks[0].details["rollouts"] == len(lines)
+
+
+def test_a_broken_stream_shows_after_many_findings(tmp_path):
+    # The file's own finding is kept even when its code's kept findings are full.
+    data = gzip.compress(b"not json\n" * 300 + b"".join(line(reward=i / 4000) for i in range(4000)))
+    path = tmp_path / "rollouts.jsonl.gz"
+    path.write_bytes(data[: len(data) * 3 // 4])
+    report = scan([path]).to_report()
+    kept = [f for f in report.findings if f.line is None]
+    assert len(kept) == 1 and "gzip stream is corrupt or cut off" in kept[0].message

@@ -56,7 +56,7 @@ class CollectionTally:
     def add_file_finding(self, finding: Finding) -> None:
         """A finding about a whole file (e.g. empty) rather than one rollout."""
         self.codes[finding.code] += 1
-        self.findings.append(finding)
+        self.findings.append(finding, always_keep=True)
 
     def merge(self, other: CollectionTally) -> None:
         self.rollouts += other.rollouts

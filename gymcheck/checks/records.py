@@ -9,6 +9,7 @@ every id is type- and range-checked, whatever its position in the list.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,6 +151,9 @@ def _check_reward(
             fix=fix,
         )
         return None
+    if isinstance(reward, int) and abs(reward) > sys.float_info.max:
+        found.add(REWARD_INVALID, f"reward {reward!r:.40}... does not fit a float", fix=fix)
+        return None
     if not math.isfinite(reward):
         found.add(REWARD_INVALID, f"reward is {reward}, not finite", fix=fix)
         return None
@@ -290,7 +294,7 @@ def _logprobs_look_valid(logprobs: Sequence[Any], *, bools: bool) -> bool:
             and max(logprobs) <= 0
             and not (bools and not set(map(type, logprobs)) <= _NUMBER_TYPES)
         )
-    except TypeError:
+    except (TypeError, OverflowError):  # OverflowError: an integer past a float's range
         return False
 
 
@@ -304,6 +308,8 @@ def _report_bad_logprobs(turn: Turn, logprobs: Sequence[Any], found: RecordInspe
             bad.append((position, "null"))
         elif isinstance(value, bool) or not isinstance(value, int | float):
             bad.append((position, f"{_json_type(value)} {value!r:.20}"))
+        elif isinstance(value, int) and abs(value) > sys.float_info.max:
+            bad.append((position, f"{value!r:.20}... (past a float's range)"))
         elif math.isnan(value):
             bad.append((position, "NaN"))
         elif math.isinf(value):

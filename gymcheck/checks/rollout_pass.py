@@ -66,8 +66,8 @@ class RolloutPass:
     """Bounds the ids without a tokenizer (a tokenizer's own vocabulary wins)."""
 
     def __post_init__(self) -> None:
-        if self.tokenizer is not None:
-            self.vocab_size = len(self.tokenizer)
+        if self.tokenizer is not None and hasattr(self.tokenizer, "__len__"):
+            self.vocab_size = len(self.tokenizer)  # a decode-only tokenizer bounds nothing
 
     def add_record(self, record: Any, *, at: Location = NOWHERE, raw: bytes | None = None) -> None:
         """Inspect one record; ``raw`` (its JSON line) lets continuity be proven on the bytes."""

@@ -94,7 +94,10 @@ def logprob(value: Any) -> float | None:
         value = value[0]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer past a float's range
+        return None
     return value if math.isfinite(value) else None
 
 

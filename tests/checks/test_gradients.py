@@ -162,3 +162,9 @@ def test_no_samples_skip_and_bad_records_noted(policy):
     result = check_gradient_flow([{"response": {"output": []}}, {"nope": 1}], policy)
     assert result.status is Status.SKIP
     assert len(result.details["notes"]) == 2
+
+
+def test_records_given_as_an_iterator_are_trained_on(policy, records):
+    # The rollout pass and the training read the same records: an iterator is read once.
+    result = check_gradient_flow(iter(records), policy)
+    assert result.status is Status.PASS, result.summary

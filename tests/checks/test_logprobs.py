@@ -286,3 +286,9 @@ def test_bf16_engine_vs_fp32_trainer_is_named_dtype(policy):
     assert strict.status is Status.FAIL
     assert strict.findings[0].cause == "dtype_mismatch"
     assert "float32" in strict.findings[0].message
+
+
+def test_records_given_as_an_iterator_are_scored(policy, records):
+    # The rollout pass and the scoring read the same records: an iterator is read once.
+    result = check_logprob_agreement(iter(records), policy, temperature=SAMPLED_AT)
+    assert result.status is Status.PASS, result.summary

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 import zstandard
-from hostile_records import clean_record, line
+from hostile_records import clean_record, line, with_literal
 from typer.testing import CliRunner
 
 from gymcheck.cli import app
@@ -154,3 +154,24 @@ def test_a_fifo_as_a_small_input_is_a_usage_error_not_a_hang(tmp_path, flag, wha
     )
     assert done.returncode == 2
     assert f"{what}: {fifo}: is a FIFO (named pipe)" in one_error_line(done.stderr)
+
+
+@pytest.mark.parametrize(
+    ("field", "literal", "code"),
+    [
+        ("reward", "1" + "0" * 400, "reward_invalid"),
+        ("logprob", "-1" + "0" * 400, "logprobs_invalid"),
+    ],
+)
+def test_an_integer_past_a_float_is_a_finding_not_a_crash(tmp_path, field, literal, code):
+    # NaN makes orjson refuse the line, so Python's json reads it, integers of any size included.
+    record = clean_record(x="NAN")
+    if field == "reward":
+        record["reward"] = "BIG"
+    else:
+        record["response"]["output"][0]["generation_log_probs"][0] = "BIG"
+    path = tmp_path / "dump.jsonl"
+    path.write_bytes(with_literal(record, "BIG", literal).replace(b'"NAN"', b"NaN"))
+    result = invoke("rollouts", str(path), "--json", "-")
+    assert result.exit_code == 1, result.output
+    assert code in {finding["code"] for finding in orjson.loads(result.stdout)["findings"]}

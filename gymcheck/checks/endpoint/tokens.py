@@ -39,7 +39,7 @@ def _bad_logprob(logprobs: Sequence[Any]) -> str | None:
     for i, value in enumerate(logprobs):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"logprob {i} is {value!r}, not a number"
-        if not math.isfinite(value) or value > 1e-6:
+        if value > 1e-6 or not math.isfinite(value):
             return f"logprob {i} is {value!r}; a log-probability is finite and <= 0"
     return None
 
