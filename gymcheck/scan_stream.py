@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from gymcheck.checks.records import SCHEMA
 from gymcheck.compressed import STREAM_ERRORS, decompressed
@@ -27,17 +27,17 @@ from gymcheck.files import open_input
 from gymcheck.report import Location
 from gymcheck.scan_lines import (
     Block,
-    Options,
-    Progress,
     Range,
     RangeResult,
-    ScanResult,
     add_file,
     block_lines,
     placed,
     scan_block_in_worker,
     scan_lines,
 )
+
+if TYPE_CHECKING:
+    from gymcheck.scan_lines import Options, Progress, ScanResult
 
 CHUNK_BYTES = 8 << 20
 """Decompressed bytes of whole lines sent to a worker at once."""
