@@ -58,20 +58,7 @@ def gym_with_agent(model_base_url: str, *, agent_timeout: float = 5.0) -> Iterat
         timeout=agent_timeout,
     )
     agent = BackgroundServer(create_agent_app(config))
-    head = BackgroundServer(
-        create_head_app(
-            [
-                ServerInstance("multi_step_resources_server", "resources_servers", resources.url),
-                ServerInstance(
-                    "multi_step_agent",
-                    "responses_api_agents",
-                    agent.url,
-                    implementation="simple_agent",
-                    resources_server="multi_step_resources_server",
-                ),
-            ]
-        )
-    )
+    head = BackgroundServer(create_head_app(_one_agent_gym(resources.url, agent.url)))
     with serving_together(resources, agent, head):
         yield head.url
 
@@ -150,22 +137,26 @@ def _run_recorder() -> tuple[FastAPI, list[dict]]:
     return app, bodies
 
 
+def _one_agent_gym(resources_url: str, agent_url: str) -> list[ServerInstance]:
+    """What a head server lists for one resources server and the simple agent in front of it."""
+    return [
+        ServerInstance("multi_step_resources_server", "resources_servers", resources_url),
+        ServerInstance(
+            "multi_step_agent",
+            "responses_api_agents",
+            agent_url,
+            implementation="simple_agent",
+            resources_server="multi_step_resources_server",
+        ),
+    ]
+
+
 @pytest.fixture(scope="module")
 def recording_gym() -> Iterator[tuple[str, list[dict]]]:
     """A head server listing one recording agent: its url, and the bodies the agent got."""
     app, bodies = _run_recorder()
     agent = BackgroundServer(app)
-    instances = [
-        ServerInstance("multi_step_resources_server", "resources_servers", "http://x:1"),
-        ServerInstance(
-            "multi_step_agent",
-            "responses_api_agents",
-            agent.url,
-            implementation="simple_agent",
-            resources_server="multi_step_resources_server",
-        ),
-    ]
-    gym = BackgroundServer(create_head_app(instances))
+    gym = BackgroundServer(create_head_app(_one_agent_gym("http://x:1", agent.url)))
     with serving_together(agent, gym):
         yield gym.url, bodies
 
