@@ -54,8 +54,9 @@ def check_input_file(path: PathLike) -> Path:
     return path
 
 
-def open_input(path: PathLike) -> BinaryIO:
+def open_input(path: PathLike, *, buffer_size: int = -1) -> BinaryIO:
     """``path`` opened for binary reading; ``UsageError`` for anything but a regular file.
+    ``buffer_size`` is the read buffer's (``-1``: Python's default, the file system's block).
 
     ``O_NONBLOCK`` makes ``open`` return at once even if the path became a FIFO after the type
     check; the descriptor's own type is then checked before anything is read.
@@ -71,7 +72,7 @@ def open_input(path: PathLike) -> BinaryIO:
         os.close(fd)
         raise UsageError(f"{checked}: is {kind}, not a regular file")
     os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
+    return os.fdopen(fd, "rb", buffering=buffer_size)
 
 
 MAX_SMALL_INPUT_BYTES = 64 << 20
