@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import itertools
 from pathlib import Path
 
@@ -50,6 +51,40 @@ def test_findings_carry_file_line_and_record_index(mixed_lines, qwen3_tokenizer,
         assert finding.rollout_index == records_before
     codes = {code for _, _, code in located(report)}
     assert codes == {"continuity_break", "reward_invalid", "schema"}
+
+
+def test_workers_fork_from_a_frozen_heap_which_is_thawed_after(
+    mixed_lines, qwen3_tokenizer, tmp_path, monkeypatch
+):
+    """The parent's objects are frozen while the pool runs (so that forked workers do not
+    copy their pages) and handed back to the collector when the scan ends."""
+    path = tmp_path / "mixed.jsonl"
+    write_file(path, mixed_lines)
+    monkeypatch.setattr(scan_module, "_MIN_RANGE_BYTES", 1)
+    monkeypatch.setattr(scan_module, "_RANGE_BYTES", path.stat().st_size // 3)
+    gc.unfreeze()  # what an import may have frozen, in this test process
+    frozen: list[int] = []
+    scan(
+        [path],
+        tokenizer=qwen3_tokenizer,
+        workers=2,
+        progress=lambda _: frozen.append(gc.get_freeze_count()),
+    )
+    assert len(frozen) >= 3 and min(frozen) > 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_heap_frozen_by_someone_else_stays_frozen(mixed_lines, tmp_path, monkeypatch):
+    path = tmp_path / "mixed.jsonl"
+    write_file(path, mixed_lines)
+    monkeypatch.setattr(scan_module, "_MIN_RANGE_BYTES", 1)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        scan([path], workers=2)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
 
 
 @pytest.mark.parametrize("spool", [False, True])
