@@ -19,6 +19,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -55,14 +56,24 @@ def _tree_rss(pid: int) -> int:
 
 
 def measure(command: list[str]) -> tuple[float, int, int]:
-    """(seconds, peak tree RSS in bytes, exit code) of one run of ``command``."""
+    """(seconds, peak tree RSS in bytes, exit code) of one run of ``command``. A thread samples
+    the memory while this one waits, so the end is seen at once, not at the next sample."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = 0
-    while process.poll() is None:
-        peak = max(peak, _tree_rss(process.pid))
-        time.sleep(0.02)
-    return time.perf_counter() - start, peak, process.returncode
+
+    def sample() -> None:
+        nonlocal peak
+        while process.returncode is None:
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code = process.wait()
+    seconds = time.perf_counter() - start
+    sampler.join()
+    return seconds, peak, code
 
 
 def runs(plain: Path, packed: Path) -> dict[str, list[str]]:
