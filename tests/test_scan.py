@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gc
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -53,8 +54,17 @@ def test_findings_carry_file_line_and_record_index(mixed_lines, qwen3_tokenizer,
     assert codes == {"continuity_break", "reward_invalid", "schema"}
 
 
+@pytest.fixture
+def thawed_heap() -> Iterator[None]:
+    """Nothing frozen during the test; the session's heap, which conftest freezes, is frozen
+    again after it."""
+    gc.unfreeze()
+    yield
+    gc.freeze()
+
+
 def test_workers_fork_from_a_frozen_heap_which_is_thawed_after(
-    mixed_lines, qwen3_tokenizer, tmp_path, monkeypatch
+    mixed_lines, qwen3_tokenizer, tmp_path, monkeypatch, thawed_heap
 ):
     """The parent's objects are frozen while the pool runs (so that forked workers do not
     copy their pages) and handed back to the collector when the scan ends."""
@@ -62,7 +72,6 @@ def test_workers_fork_from_a_frozen_heap_which_is_thawed_after(
     write_file(path, mixed_lines)
     monkeypatch.setattr(scan_module, "_MIN_RANGE_BYTES", 1)
     monkeypatch.setattr(scan_module, "_RANGE_BYTES", path.stat().st_size // 3)
-    gc.unfreeze()  # what an import may have frozen, in this test process
     frozen: list[int] = []
     scan(
         [path],
@@ -78,13 +87,10 @@ def test_a_heap_frozen_by_someone_else_stays_frozen(mixed_lines, tmp_path, monke
     path = tmp_path / "mixed.jsonl"
     write_file(path, mixed_lines)
     monkeypatch.setattr(scan_module, "_MIN_RANGE_BYTES", 1)
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        scan([path], workers=2)
-        assert gc.get_freeze_count() == frozen
-    finally:
-        gc.unfreeze()
+    gc.freeze()  # as conftest freezes the session's heap
+    frozen = gc.get_freeze_count()
+    scan([path], workers=2)
+    assert gc.get_freeze_count() == frozen
 
 
 @pytest.mark.parametrize("spool", [False, True])
